@@ -1,0 +1,71 @@
+# Authgate developer commands. Each target sets up what it needs on a fresh machine with only
+# Python 3.11+ and make: a .venv, uv (installed into it when missing), and the pinned packages.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
+STAMP := $(VENV)/.synced
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint bench loadtest chaos constraints clean \
+	oauth-list-registrations oauth-stats oauth-purge-expired oauth-backup
+
+help:
+	@echo "make run        start Redis, issuer, verifier, dev login and a demo MCP server locally"
+	@echo "make test       the full test suite (starts its own redis-server)"
+	@echo "make lint       ruff + mypy --strict"
+	@echo "make bench      performance benchmarks (wrk), printed as ratios"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python constraints.txt pyproject.toml shared/pyproject.toml services/issuer/pyproject.toml services/verifier/pyproject.toml
+	@command -v uv >/dev/null 2>&1 || [ -x $(BIN)/uv ] || $(BIN)/python -m pip install --quiet uv
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r constraints.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation \
+		-e shared -e services/issuer -e services/verifier
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+# Regenerate the pinned constraints (name==version with hashes, no index URLs).
+constraints: $(BIN)/python
+	@command -v uv >/dev/null 2>&1 || [ -x $(BIN)/uv ] || $(BIN)/python -m pip install --quiet uv
+	$(UV) pip compile pyproject.toml shared/pyproject.toml services/issuer/pyproject.toml \
+		services/verifier/pyproject.toml --group pyproject.toml:dev --generate-hashes --no-header \
+		--no-annotate -p 3.11 -o constraints.txt --no-emit-package authgate-shared \
+		--no-emit-package authgate-issuer --no-emit-package authgate-verifier
+
+run: $(STAMP)
+	$(BIN)/python -m devstack
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared/src services/issuer/src services/verifier/src testsupport
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtests.run
+
+chaos: $(STAMP)
+	$(BIN)/python -m chaos
+
+oauth-list-registrations: $(STAMP)
+	$(BIN)/authgate clients list
+
+oauth-stats: $(STAMP)
+	$(BIN)/authgate tokens stats
+
+oauth-purge-expired: $(STAMP)
+	$(BIN)/authgate purge-expired
+
+oauth-backup: $(STAMP)
+	$(BIN)/authgate backup backups/authgate-$$(date -u +%Y%m%dT%H%M%SZ).jsonl
+
+clean:
+	rm -rf $(VENV) .run artifacts .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""``authgate-issuer`` / ``python -m authgate_issuer``: run the issuer under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import uvicorn
+from authgate_shared.config import ConfigError
+
+from . import logs
+from .settings import IssuerSettings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="authgate-issuer", description="Authgate OAuth 2.1 authorization server"
+    )
+    parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container's service port
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        settings = IssuerSettings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"authgate-issuer: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logs.configure(settings.log_format, settings.log_level)
+    for warning in settings.warnings:
+        logs.LOGGER.warning(warning)
+    uvicorn.run(
+        "authgate_issuer.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=False,
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=20,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The issuer's ASGI application: wiring of settings, clients and routers.
+
+Public routes only; everything is built once in the lifespan and passed to handlers through
+``IssuerContext``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_redis
+from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from . import logs
+from .context import IssuerContext
+from .endpoints import (
+    authorize,
+    callback,
+    client_config,
+    consent,
+    discovery,
+    health,
+    introspect,
+    jwks,
+    register,
+    revoke,
+    token,
+)
+from .errors import OAuthError
+from .keystore import load_key_ring, publish_jwks
+from .middleware import BodyLimit, SecurityHeaders
+from .responses import json_response
+from .settings import IssuerSettings
+
+LOG = logging.getLogger("authgate.issuer")
+JWKS_REPUBLISH_SECONDS = 30
+
+
+async def _keep_jwks_published(ctx: IssuerContext) -> None:
+    """Publish the JWK Set now and periodically, so a Redis that was down at start-up, or was
+    restored from an old backup, gets the keys again without an issuer restart."""
+    while True:
+        try:
+            await publish_jwks(ctx.redis, ctx.keys)
+        except REDIS_DOWN_ERRORS:
+            LOG.warning("could not publish the JWK Set to Redis; will retry")
+        await asyncio.sleep(JWKS_REPUBLISH_SECONDS)
+
+
+def create_app(
+    settings: IssuerSettings,
+    *,
+    clock: Clock = system_clock,
+    random: RandomBytes = system_random,
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keys = await asyncio.to_thread(load_key_ring, settings)
+        redis = create_redis(settings.redis)
+        timeout = httpx.Timeout(settings.github_timeout, connect=min(settings.github_timeout, 5.0))
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            ctx = IssuerContext(
+                settings=settings,
+                redis=redis,
+                keys=keys,
+                http=http,
+                clock=clock,
+                random=random,
+                started_at=clock(),
+            )
+            app.state.ctx = ctx
+            publisher = asyncio.create_task(_keep_jwks_published(ctx))
+            try:
+                yield
+            finally:
+                publisher.cancel()
+                await redis.aclose()
+
+    app = FastAPI(
+        title="Authgate issuer",
+        version="0.2.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+
+    @app.exception_handler(OAuthError)
+    async def oauth_error(_: Request, exc: OAuthError) -> Response:
+        return json_response(exc.body(), exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> Response:
+        # Never a framework 422: RFC 6749 §5.2 says malformed requests are invalid_request.
+        return json_response(
+            {"error": "invalid_request", "error_description": "malformed request"}, 400
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = "invalid_request" if exc.status_code < 500 else "server_error"
+        return json_response(
+            {"error": code, "error_description": str(exc.detail)},
+            exc.status_code,
+            headers=dict(exc.headers or {}),
+        )
+
+    for error_type in REDIS_DOWN_ERRORS:
+
+        @app.exception_handler(error_type)
+        async def redis_down(_: Request, exc: Exception) -> Response:
+            LOG.error("storage unavailable: %s", type(exc).__name__)
+            body = {
+                "error": "temporarily_unavailable",
+                "error_description": "storage is unavailable, retry shortly",
+            }
+            return json_response(body, 503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        LOG.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+        return json_response({"error": "server_error", "error_description": "internal error"}, 500)
+
+    for module in (
+        health,
+        discovery,
+        jwks,
+        register,
+        client_config,
+        authorize,
+        consent,
+        callback,
+        token,
+        revoke,
+        introspect,
+    ):
+        app.include_router(module.router)
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory (one call per worker): settings from the environment."""
+    settings = IssuerSettings.from_env(os.environ)
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,204 @@
+"""The issuer's settings: one frozen dataclass built once from the environment.
+
+Nothing else in the issuer reads ``os.environ``. ``IssuerSettings.from_env`` collects every
+problem and raises one ``ConfigError`` naming them all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from authgate_shared.claims import DEFAULT_SCOPE
+from authgate_shared.config import ConfigError, EnvReader, parse_base_url
+from authgate_shared.keys import MIN_HMAC_BYTES, load_rsa_private_pem, pem_text
+from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
+
+# App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
+# names; these are the known exceptions). Extend with REDIRECT_URI_APP_SCHEMES.
+DEFAULT_APP_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class IssuerSettings:
+    issuer_url: str
+    base_domain: str | None
+    redis: RedisSettings
+    github_client_id: str
+    github_client_secret: str = field(repr=False)
+    github_base_url: str
+    github_api_url: str
+    dev_login: bool
+    jwt_algorithm: str
+    jwt_secret: bytes | None = field(repr=False)
+    rsa_private_key_pem: bytes | None = field(repr=False)
+    rsa_public_key_pem: bytes | None
+    keys_dir: Path
+    access_token_lifetime: int
+    refresh_token_lifetime: int
+    client_lifetime: int
+    allowed_github_users: frozenset[str]
+    allow_all_github_users: bool
+    app_schemes: tuple[str, ...]
+    allowed_resources: tuple[str, ...]
+    scopes_supported: tuple[str, ...]
+    default_scope: str
+    max_body_bytes: int
+    code_lifetime: int
+    state_lifetime: int
+    github_timeout: float
+    cookie_secret: bytes | None = field(repr=False)
+    trusted_proxies: tuple[str, ...]
+    register_rate_per_minute: int
+    token_rate_per_minute: int
+    max_registrations_per_hour: int
+    log_format: str
+    log_level: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self.issuer_url}/callback"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> IssuerSettings:
+        env = EnvReader(environ)
+        warnings: list[str] = []
+
+        base_domain = env.text("BASE_DOMAIN")
+        issuer_raw = env.text("ISSUER_URL") or (
+            f"https://auth.{base_domain}" if base_domain else None
+        )
+        issuer_url = ""
+        if issuer_raw is None:
+            env.problems.append(
+                "ISSUER_URL (or BASE_DOMAIN, from which it defaults to https://auth.${BASE_DOMAIN}) is required"
+            )
+        else:
+            try:
+                issuer_url = parse_base_url(issuer_raw)
+            except ValueError as exc:
+                env.problems.append(f"ISSUER_URL {exc}")
+
+        dev_login = env.flag("AUTHGATE_DEV_LOGIN", False)
+        if dev_login:
+            client_id = env.text("GITHUB_CLIENT_ID", "authgate-dev") or ""
+            client_secret = env.text("GITHUB_CLIENT_SECRET", "authgate-dev") or ""
+            if issuer_url and not is_loopback_host(urlsplit(issuer_url).hostname or ""):
+                env.problems.append(
+                    "AUTHGATE_DEV_LOGIN=true is only allowed when ISSUER_URL is a loopback address"
+                )
+            warnings.append(
+                "DEV LOGIN MODE: users log in through the local GitHub stand-in; never use this in production"
+            )
+        else:
+            client_id = env.required(
+                "GITHUB_CLIENT_ID",
+                "the GitHub OAuth app's client id (or AUTHGATE_DEV_LOGIN=true for local development)",
+            )
+            client_secret = env.required(
+                "GITHUB_CLIENT_SECRET", "the GitHub OAuth app's client secret"
+            )
+        github_base_url = env.parsed("GITHUB_BASE_URL", "https://github.com", parse_base_url)
+        github_api_url = env.parsed("GITHUB_API_URL", "https://api.github.com", parse_base_url)
+
+        algorithm = env.choice("JWT_ALGORITHM", "RS256", ("RS256", "HS256"))
+        secret_text = env.raw("GATEWAY_JWT_SECRET")
+        jwt_secret = secret_text.encode() if secret_text else None
+        if algorithm == "HS256":
+            if jwt_secret is None:
+                env.problems.append("GATEWAY_JWT_SECRET is required when JWT_ALGORITHM=HS256")
+            elif len(jwt_secret) < MIN_HMAC_BYTES:
+                env.problems.append(
+                    f"GATEWAY_JWT_SECRET must be at least {MIN_HMAC_BYTES} bytes for HS256, got {len(jwt_secret)}"
+                )
+            warnings.append(
+                "JWT_ALGORITHM=HS256: every verifier holds the signing secret and can mint tokens; prefer RS256"
+            )
+        private_pem = env.raw("GATEWAY_RSA_PRIVATE_KEY")
+        public_pem = env.raw("GATEWAY_RSA_PUBLIC_KEY")
+        if private_pem is not None and algorithm == "RS256":
+            try:
+                load_rsa_private_pem(pem_text(private_pem))
+            except ValueError as exc:
+                env.problems.append(f"GATEWAY_RSA_PRIVATE_KEY {exc}")
+
+        allowed_raw = env.items("ALLOWED_GITHUB_USERS")
+        allow_all = "*" in allowed_raw
+        allowed = frozenset(u.lower() for u in allowed_raw if u != "*")
+        if not allowed_raw:
+            warnings.append(
+                "ALLOWED_GITHUB_USERS is empty: nobody can log in (use '*' to allow every GitHub user)"
+            )
+
+        resources = env.items("ALLOWED_RESOURCES")
+        if not resources and base_domain is None and not dev_login:
+            warnings.append(
+                "neither ALLOWED_RESOURCES nor BASE_DOMAIN is set: only gateway-wide tokens (no resource) can be issued"
+            )
+
+        scopes = env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,))
+        default_scope = env.text("DEFAULT_SCOPE", DEFAULT_SCOPE) or DEFAULT_SCOPE
+        if default_scope not in scopes:
+            env.problems.append(f"DEFAULT_SCOPE {default_scope!r} must be one of SCOPES_SUPPORTED")
+
+        cookie_secret = env.raw("COOKIE_SECRET")
+        if cookie_secret is not None and len(cookie_secret) < MIN_HMAC_BYTES:
+            env.problems.append(f"COOKIE_SECRET must be at least {MIN_HMAC_BYTES} characters")
+
+        settings = cls(
+            issuer_url=issuer_url,
+            base_domain=base_domain.lower() if base_domain else None,
+            redis=redis_settings_from_env(env),
+            github_client_id=client_id,
+            github_client_secret=client_secret,
+            github_base_url=github_base_url,
+            github_api_url=github_api_url,
+            dev_login=dev_login,
+            jwt_algorithm=algorithm,
+            jwt_secret=jwt_secret,
+            rsa_private_key_pem=pem_text(private_pem) if private_pem else None,
+            rsa_public_key_pem=pem_text(public_pem) if public_pem else None,
+            keys_dir=Path(env.text("KEYS_DIR", "/keys") or "/keys"),
+            access_token_lifetime=env.integer("ACCESS_TOKEN_LIFETIME", 2592000, minimum=1),
+            refresh_token_lifetime=env.integer("REFRESH_TOKEN_LIFETIME", 31536000, minimum=1),
+            client_lifetime=env.integer("CLIENT_LIFETIME", 7776000, minimum=0),
+            allowed_github_users=allowed,
+            allow_all_github_users=allow_all,
+            app_schemes=tuple(
+                s.lower() for s in env.items("REDIRECT_URI_APP_SCHEMES", DEFAULT_APP_SCHEMES)
+            ),
+            allowed_resources=resources,
+            scopes_supported=scopes,
+            default_scope=default_scope,
+            max_body_bytes=env.integer("MAX_BODY_BYTES", 65536, minimum=1024),
+            code_lifetime=env.integer("AUTHORIZATION_CODE_LIFETIME", 600, minimum=10, maximum=600),
+            state_lifetime=env.integer("STATE_LIFETIME", 300, minimum=30, maximum=3600),
+            github_timeout=env.integer("GITHUB_TIMEOUT_MS", 10000, minimum=100) / 1000,
+            cookie_secret=cookie_secret.encode() if cookie_secret else None,
+            trusted_proxies=env.items("TRUSTED_PROXIES"),
+            register_rate_per_minute=env.integer("REGISTER_RATE_PER_MINUTE", 60, minimum=0),
+            token_rate_per_minute=env.integer("TOKEN_RATE_PER_MINUTE", 600, minimum=0),
+            max_registrations_per_hour=env.integer("MAX_REGISTRATIONS_PER_HOUR", 10000, minimum=0),
+            log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
+            log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            warnings=tuple(warnings),
+        )
+        env.check()
+        return settings
+
+
+__all__ = ["ConfigError", "IssuerSettings", "is_loopback_host"]

@@ -1,0 +1,79 @@
+"""Storage of registered clients: ``oauth:client:{client_id}`` (JSON, TTL = CLIENT_LIFETIME).
+
+The record holds the registered metadata and the SHA-256 hashes of the client secret and of the
+registration access token, never the secrets themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from authgate_shared import redis_keys
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    client_id: str
+    metadata: dict[str, Any]
+    """The registered RFC 7591 metadata, defaults filled in (what GET /register/{id} returns)."""
+    client_id_issued_at: int
+    expires_at: int
+    """Unix time at which the registration (and its secret) expires; 0 = never."""
+    client_secret_hash: str | None = field(default=None, repr=False)
+    registration_token_hash: str = field(default="", repr=False)
+
+    @property
+    def is_public(self) -> bool:
+        return self.metadata.get("token_endpoint_auth_method") == "none"
+
+    @property
+    def auth_method(self) -> str:
+        return str(self.metadata.get("token_endpoint_auth_method", "client_secret_basic"))
+
+    @property
+    def redirect_uris(self) -> list[str]:
+        return list(self.metadata.get("redirect_uris", []))
+
+    @property
+    def grant_types(self) -> list[str]:
+        return list(self.metadata.get("grant_types", ["authorization_code"]))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("client_name") or self.client_id)
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at != 0 and now >= self.expires_at
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ClientRecord:
+        data = orjson.loads(raw)
+        return cls(**data)
+
+
+async def load_client(redis: aioredis.Redis, client_id: str, now: float) -> ClientRecord | None:
+    """The client, or None when unknown or expired (expiry is also enforced by the TTL)."""
+    if not client_id or "{" in client_id or "}" in client_id or len(client_id) > 128:
+        return None
+    raw = await redis.get(redis_keys.client(client_id))
+    if raw is None:
+        return None
+    record = ClientRecord.from_json(raw)
+    return None if record.is_expired(now) else record
+
+
+async def save_client(redis: aioredis.Redis, record: ClientRecord, now: float) -> None:
+    """Create or replace the record, keeping its absolute expiry (never extended by updates)."""
+    key = redis_keys.client(record.client_id)
+    if record.expires_at == 0:
+        await redis.set(key, record.to_json())
+    else:
+        ttl = max(1, int(record.expires_at - now))
+        await redis.set(key, record.to_json(), ex=ttl)

@@ -1,0 +1,39 @@
+"""Issuer test fixtures: an in-process app (TestClient, real Redis) and a real process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from authgate_issuer.app import create_app
+from authgate_issuer.settings import IssuerSettings
+from fastapi.testclient import TestClient
+
+from testsupport.issuer import issuer_env, start_issuer
+from testsupport.service import ServiceProcess
+
+
+@pytest.fixture
+def env(redis_url: str, keys_dir: Path) -> dict[str, str]:
+    return issuer_env(redis_url, keys_dir)
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> IssuerSettings:
+    return IssuerSettings.from_env(env)
+
+
+@pytest.fixture
+def client(settings: IssuerSettings) -> Iterator[TestClient]:
+    """The issuer app in-process (lifespan run), talking to the private Redis."""
+    with TestClient(create_app(settings), base_url="https://auth.example.com") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def issuer_process(env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProcess]:
+    """The issuer as a real process over real HTTP, ISSUER_URL = its own loopback URL."""
+    proc = start_issuer(env, tmp_path, issuer_url_from_port=True)
+    yield proc
+    proc.stop()

@@ -1,0 +1,150 @@
+"""The access token: the JWT contract between issuer and verifier (RFC 9068, RFC 7519).
+
+Header ``{"alg": ..., "typ": "at+jwt", "kid": <RFC 7638 thumbprint>}``; payload carries the
+seed's claims (``iss``, ``sub`` = ``github|<login>``, ``aud``, ``exp``, ``iat``, ``jti``, ``scope``,
+``github_username``, ``github_id``) plus ``client_id`` (RFC 9068 §2.2).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import jwt
+
+TOKEN_TYPE = "at+jwt"
+# ``aud`` of a token requested without any RFC 8707 ``resource``: valid on every MCP host of the
+# gateway unless the verifier runs with REQUIRE_RESOURCE_TOKENS=true.
+GATEWAY_AUDIENCE = "urn:authgate:gateway"
+DEFAULT_SCOPE = "mcp:*"
+ALLOWED_ALGORITHMS = ("RS256", "HS256")
+
+
+class AccessTokenClaims(TypedDict):
+    iss: str
+    sub: str
+    aud: list[str]
+    exp: int
+    iat: int
+    nbf: int
+    jti: str
+    scope: str
+    client_id: str
+    github_username: str
+    github_id: str
+
+
+def subject(username: str) -> str:
+    return f"github|{username}"
+
+
+def build_claims(
+    *,
+    issuer: str,
+    username: str,
+    github_id: str,
+    client_id: str,
+    scope: str,
+    audience: list[str],
+    jti: str,
+    now: int,
+    lifetime: int,
+) -> AccessTokenClaims:
+    return AccessTokenClaims(
+        iss=issuer,
+        sub=subject(username),
+        aud=audience or [GATEWAY_AUDIENCE],
+        exp=now + lifetime,
+        iat=now,
+        nbf=now,
+        jti=jti,
+        scope=scope,
+        client_id=client_id,
+        github_username=username,
+        github_id=github_id,
+    )
+
+
+def encode(claims: AccessTokenClaims, *, key: Any, kid: str, algorithm: str) -> str:
+    headers = {"typ": TOKEN_TYPE, "kid": kid}
+    return jwt.encode(dict(claims), key, algorithm=algorithm, headers=headers)
+
+
+class InvalidToken(Exception):
+    """The token is not a valid access token of this issuer; ``reason`` is a metrics label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def decode(
+    token: str,
+    *,
+    keys: dict[str, Any],
+    algorithm: str,
+    issuer: str,
+    now: float,
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """Verify signature, ``typ``, ``iss``, ``exp``/``nbf``/``iat`` and ``jti``; return the claims.
+
+    Only ``algorithm`` is accepted (RFC 8725 §3.1: no ``none``, no algorithm chosen by the token),
+    the key is picked by ``kid`` from ``keys`` only, and ``jku``/``x5u``/``jwk`` headers are never
+    followed. Audience is checked by the caller, which knows the requested resource.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("malformed", "token is not a JWT") from exc
+    if header.get("alg") != algorithm:
+        raise InvalidToken("bad_signature", "token algorithm is not accepted")
+    if header.get("typ") != TOKEN_TYPE:
+        raise InvalidToken("wrong_type", "token is not an access token (typ)")
+    kid = header.get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidToken("unknown_kid", "token signing key is unknown")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            issuer=issuer,
+            leeway=leeway,
+            options={
+                "require": ["exp", "iat", "iss", "jti", "sub"],
+                "verify_aud": False,
+                "verify_iat": False,
+                "verify_exp": False,
+                "verify_nbf": False,
+            },
+        )
+    except jwt.InvalidIssuerError as exc:
+        raise InvalidToken("wrong_issuer", "token issuer is not accepted") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise InvalidToken("bad_signature", "token signature is invalid") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken("malformed", f"token lacks a required claim: {exc.claim}") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("malformed", "token is malformed") from exc
+    # Time checks against the injected clock, not PyJWT's wall clock, so tests can freeze time.
+    exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
+    if not isinstance(exp, int) or exp + leeway <= now:
+        raise InvalidToken("expired", "token has expired")
+    if isinstance(nbf, int) and nbf - leeway > now:
+        raise InvalidToken("not_yet_valid", "token is not yet valid")
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or iat - leeway > now:
+        raise InvalidToken("not_yet_valid", "token was issued in the future")
+    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+        raise InvalidToken("malformed", "token has no jti")
+    return claims
+
+
+def audiences(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list):
+        return [a for a in aud if isinstance(a, str)]
+    return []

@@ -1,0 +1,1 @@
+"""Test infrastructure shared by every package's tests: real processes on loopback ports."""
