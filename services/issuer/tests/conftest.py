@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from authgate_issuer.app import create_app
-from authgate_issuer.settings import IssuerSettings
 from fastapi.testclient import TestClient
 
+from authgate_issuer.app import create_app
+from authgate_issuer.settings import IssuerSettings
 from testsupport.issuer import issuer_env, start_issuer
 from testsupport.service import ServiceProcess
 

@@ -7,6 +7,7 @@ import os
 import sys
 
 import uvicorn
+
 from authgate_shared.config import ConfigError
 
 from . import logs

@@ -13,12 +13,13 @@ import os
 from collections.abc import AsyncIterator
 
 import httpx
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_redis
-from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_redis
+from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
 from . import logs
 from .context import IssuerContext

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import httpx
 import redis.asyncio as aioredis
-from authgate_shared.runtime import Clock, RandomBytes
 from fastapi import Request
+
+from authgate_shared.runtime import Clock, RandomBytes
 
 from .keystore import KeyRing
 from .settings import IssuerSettings

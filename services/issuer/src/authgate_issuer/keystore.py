@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from authgate_shared import redis_keys
 from authgate_shared.keys import (
     SigningKey,
@@ -25,8 +28,6 @@ from authgate_shared.keys import (
     load_rsa_private_pem,
     rsa_signing_key,
 )
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .settings import IssuerSettings
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from authgate_shared import __version__
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
+
+from authgate_shared import __version__
+from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 
 from ..context import IssuerContext, get_context
 from ..responses import json_response

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+
 from authgate_shared import redis_keys
 
 

@@ -1,0 +1,76 @@
+"""Authorization codes: ``oauth:code:{sha256(code)}``, one use, at most 10 minutes.
+
+Written by ``/callback`` once the user is known; consumed atomically by ``/token`` with
+``GETDEL``, so of any number of concurrent redemptions exactly one gets the record. A redeemed
+code leaves a ``code_used`` marker naming the grant it produced, so a replay by the same client
+can revoke that grant (OAuth 2.1 §4.1.3; RFC 9700 §4.5.3.1), while a replay by another client,
+which may be an attacker probing, revokes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as aioredis
+
+from authgate_shared import redis_keys
+from authgate_shared.runtime import RandomBytes
+
+from ..credentials import hash_secret, new_secret
+
+CODE_BYTES = 32  # 256 bits; OAuth 2.1 §10.10 asks for at least 128
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    client_id: str
+    redirect_uri: str
+    """The redirect URI used in the authorization request (exact string)."""
+    redirect_uri_in_request: bool
+    """Whether the request carried ``redirect_uri``; if so /token must repeat it."""
+    code_challenge: str
+    scope: str
+    resources: list[str]
+    username: str
+    github_id: str
+    issued_at: int
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> AuthorizationCode:
+        return cls(**orjson.loads(raw))
+
+
+async def issue(
+    redis: aioredis.Redis, record: AuthorizationCode, random: RandomBytes, lifetime: int
+) -> str:
+    """Store the record under the hash of a fresh code; return the code."""
+    code = new_secret(random, CODE_BYTES)
+    await redis.set(redis_keys.code(hash_secret(code)), record.to_json(), ex=lifetime, nx=True)
+    return code
+
+
+async def consume(redis: aioredis.Redis, code: str) -> AuthorizationCode | None:
+    """Atomically take the code's record; None if unknown, expired or already redeemed."""
+    raw = await redis.getdel(redis_keys.code(hash_secret(code)))
+    return None if raw is None else AuthorizationCode.from_json(raw)
+
+
+async def mark_redeemed(
+    redis: aioredis.Redis, code: str, *, grant_id: str, client_id: str, ttl: int
+) -> None:
+    value = orjson.dumps({"grant_id": grant_id, "client_id": client_id})
+    await redis.set(redis_keys.code_used(hash_secret(code)), value, ex=max(ttl, 1))
+
+
+async def redeemed_grant(redis: aioredis.Redis, code: str) -> tuple[str, str] | None:
+    """(grant_id, client_id) of a code that was already redeemed, if still remembered."""
+    raw = await redis.get(redis_keys.code_used(hash_secret(code)))
+    if raw is None:
+        return None
+    data = orjson.loads(raw)
+    return str(data["grant_id"]), str(data["client_id"])
