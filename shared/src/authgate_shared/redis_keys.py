@@ -40,6 +40,11 @@ def state(state_hash: str) -> str:
     return f"{PREFIX}state:{{{state_hash}}}"
 
 
+def consent_request(request_hash: str) -> str:
+    """A validated authorization request shown on the consent page, waiting for Approve/Deny."""
+    return f"{PREFIX}consent:{{{request_hash}}}"
+
+
 def code(code_hash: str) -> str:
     """Authorization code record, keyed by the SHA-256 of the code (never the code itself)."""
     return f"{PREFIX}code:{{{code_hash}}}"
