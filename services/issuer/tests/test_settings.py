@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from authgate_issuer.settings import IssuerSettings
+from authgate_shared.config import ConfigError
+from testsupport.issuer import issuer_env
+
+
+def test_defaults_follow_the_seed(env: dict[str, str]) -> None:
+    dropped = {"ISSUER_URL", "REDIS_URL", "GITHUB_BASE_URL", "GITHUB_API_URL", "KEYS_DIR"}
+    env = {k: v for k, v in env.items() if k not in dropped}
+    settings = IssuerSettings.from_env(env)
+    assert settings.issuer_url == "https://auth.example.com"
+    assert settings.access_token_lifetime == 2592000
+    assert settings.refresh_token_lifetime == 31536000
+    assert settings.client_lifetime == 7776000
+    assert settings.redis.url == "redis://redis:6379/0"
+    assert settings.jwt_algorithm == "RS256"
+    assert settings.github_base_url == "https://github.com"
+    assert settings.github_api_url == "https://api.github.com"
+    assert settings.keys_dir == Path("/keys")
+
+
+def test_issuer_url_is_normalised_without_trailing_slash(env: dict[str, str]) -> None:
+    settings = IssuerSettings.from_env({**env, "ISSUER_URL": "HTTPS://Auth.Example.COM/"})
+    assert settings.issuer_url == "https://auth.example.com"
+
+
+def test_redis_url_wins_and_password_is_quoted(env: dict[str, str]) -> None:
+    no_url = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    settings = IssuerSettings.from_env(
+        {**no_url, "REDIS_HOST": "db", "REDIS_PORT": "6380", "REDIS_PASSWORD": "p@ss/word"}
+    )
+    assert settings.redis.url == "redis://:p%40ss%2Fword@db:6380/0"
+    assert "p%40ss" not in settings.redis.redacted()
+    assert IssuerSettings.from_env({**env, "REDIS_HOST": "db"}).redis.url == env["REDIS_URL"]
+
+
+def test_allowlist_is_trimmed_and_case_insensitive(env: dict[str, str]) -> None:
+    settings = IssuerSettings.from_env({**env, "ALLOWED_GITHUB_USERS": " Octocat ,, Hubot "})
+    assert settings.allowed_github_users == frozenset({"octocat", "hubot"})
+    assert not settings.allow_all_github_users
+    assert IssuerSettings.from_env({**env, "ALLOWED_GITHUB_USERS": "*"}).allow_all_github_users
+
+
+def test_every_bad_variable_is_named_in_one_error(env: dict[str, str]) -> None:
+    bad = {
+        **env,
+        "ISSUER_URL": "ftp://auth.example.com",
+        "GITHUB_CLIENT_ID": "",
+        "JWT_ALGORITHM": "HS256",
+        "GATEWAY_JWT_SECRET": "too-short",
+        "ACCESS_TOKEN_LIFETIME": "soon",
+        "REDIS_URL": "http://redis",
+        "CLIENT_LIFETIME": "-1",
+    }
+    with pytest.raises(ConfigError) as info:
+        IssuerSettings.from_env(bad)
+    message = str(info.value)
+    for name in (
+        "ISSUER_URL",
+        "GITHUB_CLIENT_ID",
+        "GATEWAY_JWT_SECRET",
+        "ACCESS_TOKEN_LIFETIME",
+        "REDIS_URL",
+        "CLIENT_LIFETIME",
+    ):
+        assert name in message
+    assert len(info.value.problems) == 6
+
+
+def test_hs256_requires_a_secret(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="GATEWAY_JWT_SECRET is required"):
+        IssuerSettings.from_env({**env, "JWT_ALGORITHM": "HS256"})
+    ok = IssuerSettings.from_env({**env, "JWT_ALGORITHM": "HS256", "GATEWAY_JWT_SECRET": "x" * 32})
+    assert any("HS256" in w for w in ok.warnings)
+
+
+def test_invalid_rsa_private_key_is_a_config_error(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="GATEWAY_RSA_PRIVATE_KEY"):
+        IssuerSettings.from_env({**env, "GATEWAY_RSA_PRIVATE_KEY": "not a pem"})
+
+
+def test_dev_login_requires_a_loopback_issuer(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="AUTHGATE_DEV_LOGIN"):
+        IssuerSettings.from_env({**env, "AUTHGATE_DEV_LOGIN": "true"})
+    local = {k: v for k, v in env.items() if not k.startswith("GITHUB_CLIENT")}
+    settings = IssuerSettings.from_env(
+        {**local, "AUTHGATE_DEV_LOGIN": "true", "ISSUER_URL": "http://127.0.0.1:8000"}
+    )
+    assert settings.dev_login
+    assert any("DEV LOGIN" in w for w in settings.warnings)
+
+
+def test_console_script_stops_with_the_aggregated_message(tmp_path: Path) -> None:
+    env = issuer_env("redis://127.0.0.1:1/0", tmp_path, ISSUER_URL="", BASE_DOMAIN="")
+    env.pop("GITHUB_CLIENT_SECRET")
+    result = subprocess.run(
+        [sys.executable, "-m", "authgate_issuer", "--port", "1"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "ISSUER_URL" in result.stderr
+    assert "GITHUB_CLIENT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
