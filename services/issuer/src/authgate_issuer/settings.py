@@ -155,6 +155,13 @@ class IssuerSettings:
         if default_scope not in scopes:
             env.problems.append(f"DEFAULT_SCOPE {default_scope!r} must be one of SCOPES_SUPPORTED")
 
+        trusted_proxies = env.items("TRUSTED_PROXIES")
+        for entry in trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                env.problems.append(f"TRUSTED_PROXIES entry {entry!r} is not an IP address or CIDR")
+
         cookie_secret = env.raw("COOKIE_SECRET")
         if cookie_secret is not None and len(cookie_secret) < MIN_HMAC_BYTES:
             env.problems.append(f"COOKIE_SECRET must be at least {MIN_HMAC_BYTES} characters")
@@ -189,7 +196,7 @@ class IssuerSettings:
             state_lifetime=env.integer("STATE_LIFETIME", 300, minimum=30, maximum=3600),
             github_timeout=env.integer("GITHUB_TIMEOUT_MS", 10000, minimum=100) / 1000,
             cookie_secret=cookie_secret.encode() if cookie_secret else None,
-            trusted_proxies=env.items("TRUSTED_PROXIES"),
+            trusted_proxies=trusted_proxies,
             register_rate_per_minute=env.integer("REGISTER_RATE_PER_MINUTE", 60, minimum=0),
             token_rate_per_minute=env.integer("TOKEN_RATE_PER_MINUTE", 600, minimum=0),
             max_registrations_per_hour=env.integer("MAX_REGISTRATIONS_PER_HOUR", 10000, minimum=0),
