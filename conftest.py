@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from authgate_issuer import keystore
 from testsupport.redis_server import RedisServer
 
 
@@ -35,8 +37,24 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def session_signing_key() -> rsa.RSAPrivateKey:
+    """One RSA key for the whole session: generating one per test dominated the suite's time."""
+    return rsa.generate_private_key(65537, 2048)
+
+
 @pytest.fixture
-def keys_dir(tmp_path: Path) -> Path:
+def keys_dir(tmp_path: Path, session_signing_key: rsa.RSAPrivateKey) -> Path:
+    """A KEYS_DIR holding the session's key as the current signing key (as after a first start)."""
     path = tmp_path / "keys"
+    path.mkdir(mode=0o700)
+    keystore.add_key(path, session_signing_key, make_current=True)
+    return path
+
+
+@pytest.fixture
+def empty_keys_dir(tmp_path: Path) -> Path:
+    """A KEYS_DIR before the first start: the issuer generates its key there."""
+    path = tmp_path / "fresh-keys"
     path.mkdir(mode=0o700)
     return path
