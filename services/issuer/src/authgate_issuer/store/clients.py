@@ -78,3 +78,28 @@ async def save_client(redis: aioredis.Redis, record: ClientRecord, now: float) -
     else:
         ttl = max(1, int(record.expires_at - now))
         await redis.set(key, record.to_json(), ex=ttl)
+
+
+# Compare-and-set on the registration token hash, so of two concurrent RFC 7592 updates with the
+# same token only one wins (the other's token is already rotated away). KEEPTTL: an update never
+# extends the registration's lifetime. One key, so it also runs unchanged on Redis Cluster.
+_REPLACE_IF_TOKEN = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+if cjson.decode(raw)['registration_token_hash'] ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+"""
+
+
+async def replace_client(
+    redis: aioredis.Redis, record: ClientRecord, *, expected_token_hash: str
+) -> bool:
+    """Store ``record`` over the current one if that still has ``expected_token_hash``."""
+    script = redis.register_script(_REPLACE_IF_TOKEN)
+    keys = [redis_keys.client(record.client_id)]
+    return bool(await script(keys=keys, args=[expected_token_hash, record.to_json()]))
+
+
+async def delete_client(redis: aioredis.Redis, client_id: str) -> None:
+    await redis.delete(redis_keys.client(client_id))
