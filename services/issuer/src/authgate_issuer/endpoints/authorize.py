@@ -1,5 +1,77 @@
-"""Placeholder router: implemented in this round (see the issue)."""
+"""``GET /authorize``: validate the request, then ask the user's consent (or use a remembered
+approval of this browser for this client) before anything is sent to GitHub.
 
-from fastapi import APIRouter
+Errors before the client and redirect URI are known good: an HTML page, status 400, no redirect
+(OAuth 2.1 §4.1.2.1). Later errors: 302 to the client with ``error`` and ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from .. import consent_cookie, logs, pages
+from ..authorization_request import (
+    PageError,
+    RedirectError,
+    error_redirect_url,
+    parse,
+    requested_client_id,
+    validate,
+)
+from ..context import IssuerContext, get_context
+from ..store import pending as pending_store
+from ..store.clients import load_client
+from ..store.pending import Pending
+from .consent import CONSENT_PATH, github_login_url
 
 router = APIRouter()
+
+
+@router.get("/authorize")
+async def authorize(request: Request, ctx: IssuerContext = Depends(get_context)) -> Response:
+    settings = ctx.settings
+    try:
+        params = parse(request.scope["query_string"].decode("latin-1"))
+        client = await load_client(ctx.redis, requested_client_id(params), ctx.now())
+        auth = validate(params, client, settings)
+    except PageError as exc:
+        logs.event("authorize_refused", reason=exc.detail)
+        return pages.error_page(exc.title, exc.detail)
+    except RedirectError as exc:
+        logs.event("authorize_error", error=exc.error.code, reason=exc.error.description)
+        url = error_redirect_url(exc.redirect_uri, exc.state, exc.error, settings.issuer_url)
+        return pages.redirect(url)
+
+    key = consent_cookie.cookie_key(settings, ctx.keys)
+    browser = consent_cookie.read_browser(key, request.cookies.get(consent_cookie.BROWSER_COOKIE))
+    approvals = request.cookies.get(consent_cookie.APPROVALS_COOKIE)
+    if browser and consent_cookie.is_remembered(key, browser, approvals, auth, ctx.now()):
+        logs.event("consent_remembered", client_id=auth.client_id, scope=auth.scope)
+        return pages.redirect(await github_login_url(ctx, Pending(auth, browser)))
+
+    new_cookie = None
+    if browser is None:
+        browser, new_cookie = consent_cookie.new_browser(key, ctx.random)
+    request_id = await pending_store.save_consent_request(
+        ctx.redis, Pending(auth, browser), ctx.random, settings.state_lifetime
+    )
+    assert client is not None
+    view = pages.ConsentView(
+        client_name=client.name,
+        client_id=client.client_id,
+        redirect_uri=auth.redirect_uri,
+        scope=auth.scope,
+        resources=auth.resources,
+        request_id=request_id,
+        csrf_token=consent_cookie.csrf_token(key, browser, request_id),
+    )
+    response = pages.consent_page(view, f"{settings.issuer_url}{CONSENT_PATH}")
+    if new_cookie is not None:
+        response.headers.append(
+            "set-cookie",
+            consent_cookie.set_cookie_header(
+                consent_cookie.BROWSER_COOKIE, new_cookie, consent_cookie.BROWSER_COOKIE_SECONDS
+            ),
+        )
+    return response

@@ -1,5 +1,106 @@
-"""Placeholder router: implemented in this round (see the issue)."""
+"""``GET /callback``: GitHub sends the browser back here.
 
-from fastapi import APIRouter
+The state is taken atomically (GETDEL): a second use, an unknown state, or a browser other than
+the one that consented gets an HTML page and no redirect, since nothing in the request can be
+trusted then. From there on every outcome is a 302 to the client with ``state`` and ``iss``
+(RFC 9207): GitHub errors and outages become ``access_denied`` / ``temporarily_unavailable`` /
+``server_error``, a user outside ``ALLOWED_GITHUB_USERS`` gets ``access_denied``, and otherwise an
+authorization code (≤ 10 min, one use, OAuth 2.1 §4.1.2) is issued.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
+
+from .. import consent_cookie, github, logs, pages
+from ..allowlist import is_allowed
+from ..authorization_request import AuthorizationRequest, error_redirect_url, redirect_url
+from ..context import IssuerContext, get_context
+from ..errors import AccessDenied, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable
+from ..params import parse_query
+from ..store import codes
+from ..store import pending as pending_store
 
 router = APIRouter()
+
+
+def _invalid() -> Response:
+    return pages.error_page(
+        "This sign-in link is no longer valid",
+        "It expired, was already used, or was opened in another browser. Start the sign-in "
+        "again from the application.",
+    )
+
+
+def _error(ctx: IssuerContext, auth: AuthorizationRequest, error: OAuthError) -> Response:
+    logs.event("login_failed", client_id=auth.client_id, error=error.code, reason=error.description)
+    url = error_redirect_url(auth.redirect_uri, auth.state, error, ctx.settings.issuer_url)
+    return pages.redirect(url)
+
+
+async def _login(ctx: IssuerContext, code: str) -> github.GitHubUser | OAuthError:
+    try:
+        return await github.login(ctx.http, ctx.settings, code)
+    except github.GitHubUnavailable as exc:
+        return TemporarilyUnavailable(f"GitHub is unavailable ({exc}); retry shortly")
+    except github.GitHubDenied:
+        return AccessDenied("GitHub did not confirm the login")
+    except github.GitHubError as exc:
+        logs.LOGGER.error("GitHub login failed: %s", exc)
+        return ServerError("the GitHub login could not be completed")
+
+
+@router.get("/callback")
+async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) -> Response:
+    try:
+        params = parse_query(request.scope["query_string"].decode("latin-1"))
+    except InvalidRequest:
+        return _invalid()
+    state = params.get("state")
+    pending = await pending_store.take_state(ctx.redis, state) if state else None
+    if pending is None:
+        logs.event("callback_refused", reason="unknown or used state")
+        return _invalid()
+    key = consent_cookie.cookie_key(ctx.settings, ctx.keys)
+    if consent_cookie.read_browser(key, request.cookies.get(consent_cookie.BROWSER_COOKIE)) != (
+        pending.browser
+    ):
+        logs.event(
+            "callback_refused", reason="another browser", client_id=pending.request.client_id
+        )
+        return _invalid()
+    auth = pending.request
+    if params.get("error") is not None:
+        if params.get("error") == "access_denied":
+            return _error(ctx, auth, AccessDenied("the user denied the GitHub login"))
+        return _error(ctx, auth, ServerError("GitHub refused the login request"))
+    github_code = params.get("code")
+    if github_code is None:
+        return _error(ctx, auth, ServerError("GitHub sent no authorization code"))
+    user = await _login(ctx, github_code)
+    if isinstance(user, OAuthError):
+        return _error(ctx, auth, user)
+    if not is_allowed(user.login, ctx.settings):
+        logs.event("login_denied", client_id=auth.client_id, user=user.login, github_id=user.id)
+        return _error(ctx, auth, AccessDenied("this GitHub account is not allowed to sign in"))
+    record = codes.AuthorizationCode(
+        client_id=auth.client_id,
+        redirect_uri=auth.redirect_uri,
+        redirect_uri_in_request=auth.redirect_uri_in_request,
+        code_challenge=auth.code_challenge,
+        scope=auth.scope,
+        resources=auth.resources,
+        username=user.login,
+        github_id=user.id,
+        issued_at=ctx.now(),
+    )
+    try:
+        code = await codes.issue(ctx.redis, record, ctx.random, ctx.settings.code_lifetime)
+    except REDIS_DOWN_ERRORS:
+        return _error(ctx, auth, TemporarilyUnavailable("storage is unavailable, retry shortly"))
+    logs.event("code_issued", client_id=auth.client_id, user=user.login, scope=auth.scope)
+    params_out = {"code": code, "state": auth.state, "iss": ctx.settings.issuer_url}
+    return pages.redirect(redirect_url(auth.redirect_uri, params_out))

@@ -1,5 +1,91 @@
-"""Placeholder router: implemented in this round (see the issue)."""
+"""``POST /authorize/consent``: the consent page's Approve / Deny.
 
-from fastapi import APIRouter
+CSRF: the form carries HMAC(browser id, request id), checked against the signed ``__Host-``
+browser cookie before anything is read from Redis. Approve creates the GitHub ``state`` only now
+(MCP security best practices: upstream state after consent) and sends the browser to GitHub; Deny
+returns ``access_denied`` to the client (RFC 6749 §4.1.2.1). Both answer 303 (RFC 9700 §4.12).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from .. import consent_cookie, logs, pages
+from ..authorization_request import error_redirect_url
+from ..context import IssuerContext, get_context
+from ..errors import AccessDenied, InvalidRequest
+from ..params import parse_form
+from ..store import pending as pending_store
+from ..store.pending import Pending
 
 router = APIRouter()
+CONSENT_PATH = "/authorize/consent"
+GITHUB_SCOPE = "read:user"
+
+
+async def github_login_url(ctx: IssuerContext, pending: Pending) -> str:
+    """Store the approved request under a fresh state; the GitHub authorize URL that carries it."""
+    settings = ctx.settings
+    state = await pending_store.save_state(ctx.redis, pending, ctx.random, settings.state_lifetime)
+    query = urlencode(
+        {
+            "client_id": settings.github_client_id,
+            "redirect_uri": settings.callback_url,
+            "state": state,
+            "scope": GITHUB_SCOPE,
+        }
+    )
+    return f"{settings.github_base_url}/login/oauth/authorize?{query}"
+
+
+def _refused(reason: str) -> Response:
+    logs.event("consent_refused", reason=reason)
+    return pages.error_page(
+        "This consent form is no longer valid",
+        "It expired, was already answered, or was not sent from this browser. Start the "
+        "sign-in again from the application.",
+        403 if reason == "csrf" else 400,
+    )
+
+
+@router.post(CONSENT_PATH)
+async def consent(request: Request, ctx: IssuerContext = Depends(get_context)) -> Response:
+    try:
+        form = parse_form(await request.body())
+    except InvalidRequest:
+        return _refused("malformed")
+    key = consent_cookie.cookie_key(ctx.settings, ctx.keys)
+    browser = consent_cookie.read_browser(key, request.cookies.get(consent_cookie.BROWSER_COOKIE))
+    request_id, token = form.get("request_id"), form.get("csrf_token")
+    if not (browser and request_id and token):
+        return _refused("csrf")
+    if not consent_cookie.check_csrf(key, browser, request_id, token):
+        return _refused("csrf")
+    pending = await pending_store.take_consent_request(ctx.redis, request_id)
+    if pending is None or pending.browser != browser:
+        return _refused("expired")
+    auth = pending.request
+    action = form.get("action")
+    if action == "deny":
+        logs.event("consent_denied", client_id=auth.client_id)
+        denied = AccessDenied("the user denied the request")
+        url = error_redirect_url(auth.redirect_uri, auth.state, denied, ctx.settings.issuer_url)
+        return pages.redirect(url, 303)
+    if action != "approve":
+        return _refused("malformed")
+    logs.event("consent_approved", client_id=auth.client_id, scope=auth.scope)
+    response = pages.redirect(await github_login_url(ctx, pending), 303)
+    if form.get("remember") == "yes":
+        value = consent_cookie.remember(
+            key, browser, request.cookies.get(consent_cookie.APPROVALS_COOKIE), auth, ctx.now()
+        )
+        response.headers.append(
+            "set-cookie",
+            consent_cookie.set_cookie_header(
+                consent_cookie.APPROVALS_COOKIE, value, consent_cookie.REMEMBER_SECONDS
+            ),
+        )
+    return response

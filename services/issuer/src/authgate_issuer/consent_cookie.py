@@ -1,0 +1,126 @@
+"""Signed consent cookies: the browser id (CSRF binding) and remembered approvals.
+
+* ``__Host-authgate-browser``: a random browser id, HMAC-signed. The consent form's CSRF token is
+  HMAC(browser id, consent request id), so only the browser that was shown the page can answer it
+  (a synchronizer token tied to a ``__Host-`` cookie: Secure, Path=/, no Domain, so a sibling
+  subdomain cannot plant one).
+* ``__Host-authgate-consent``: approvals remembered for *this browser and one client*, signed with
+  the browser id mixed in, so a cookie copied to another browser, or an approval of client A,
+  never skips the consent page for client B (the MCP "confused deputy" rule).
+
+The HMAC key is ``COOKIE_SECRET`` or is derived (HKDF, RFC 5869) from the current signing key, so
+every replica sharing the keys agrees without another secret to distribute.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import orjson
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from authgate_shared.runtime import RandomBytes
+
+from .authorization_request import AuthorizationRequest
+from .credentials import new_id
+from .keystore import KeyRing
+from .settings import IssuerSettings
+
+BROWSER_COOKIE = "__Host-authgate-browser"
+APPROVALS_COOKIE = "__Host-authgate-consent"
+BROWSER_COOKIE_SECONDS = 400 * 86400  # the longest lifetime browsers accept
+REMEMBER_SECONDS = 30 * 86400
+MAX_APPROVALS = 20  # keeps the cookie well under the 4 KB browsers allow
+_derived: dict[str, bytes] = {}
+
+
+def cookie_key(settings: IssuerSettings, keys: KeyRing) -> bytes:
+    if settings.cookie_secret is not None:
+        return settings.cookie_secret
+    kid = keys.current.kid
+    if kid not in _derived:
+        material = keys.current.key
+        if isinstance(material, rsa.RSAPrivateKey):
+            material = material.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        hkdf = HKDF(hashes.SHA256(), 32, salt=None, info=b"authgate consent cookies v1")
+        _derived[kid] = hkdf.derive(bytes(material))
+    return _derived[kid]
+
+
+def _mac(key: bytes, purpose: str, value: str) -> str:
+    digest = hmac.new(key, f"{purpose}|{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def new_browser(key: bytes, random: RandomBytes) -> tuple[str, str]:
+    """(browser id, cookie value)."""
+    browser = new_id(random, 32)
+    return browser, f"{browser}.{_mac(key, 'browser', browser)}"
+
+
+def read_browser(key: bytes, cookie: str | None) -> str | None:
+    if not cookie:
+        return None
+    browser, _, mac = cookie.partition(".")
+    return browser if hmac.compare_digest(mac, _mac(key, "browser", browser)) else None
+
+
+def csrf_token(key: bytes, browser: str, request_id: str) -> str:
+    return _mac(key, "csrf", f"{browser}|{request_id}")
+
+
+def check_csrf(key: bytes, browser: str, request_id: str, token: str) -> bool:
+    return hmac.compare_digest(token, csrf_token(key, browser, request_id))
+
+
+def fingerprint(request: AuthorizationRequest) -> str:
+    """What an approval covers: the client, its scope and its resources (a wider request asks
+    again)."""
+    shape = orjson.dumps([request.client_id, request.scope, sorted(request.resources)])
+    return hashlib.sha256(shape).hexdigest()[:32]
+
+
+def read_approvals(key: bytes, browser: str, cookie: str | None, now: int) -> dict[str, int]:
+    """Unexpired approvals (fingerprint -> expiry) of this browser; {} if absent or forged."""
+    if not cookie:
+        return {}
+    payload, _, mac = cookie.partition(".")
+    if not hmac.compare_digest(mac, _mac(key, f"approvals|{browser}", payload)):
+        return {}
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, int) and v > now}
+
+
+def is_remembered(
+    key: bytes, browser: str, cookie: str | None, request: AuthorizationRequest, now: int
+) -> bool:
+    return fingerprint(request) in read_approvals(key, browser, cookie, now)
+
+
+def remember(
+    key: bytes, browser: str, cookie: str | None, request: AuthorizationRequest, now: int
+) -> str:
+    """The new approvals cookie value with ``request`` added (oldest dropped past the cap)."""
+    approvals = read_approvals(key, browser, cookie, now)
+    approvals[fingerprint(request)] = now + REMEMBER_SECONDS
+    newest = dict(sorted(approvals.items(), key=lambda item: item[1])[-MAX_APPROVALS:])
+    payload = base64.urlsafe_b64encode(orjson.dumps(newest)).rstrip(b"=").decode()
+    return f"{payload}.{_mac(key, f'approvals|{browser}', payload)}"
+
+
+def set_cookie_header(name: str, value: str, max_age: int) -> str:
+    # __Host- prefix requirements (RFC 6265bis §4.1.3.2): Secure, Path=/, no Domain.
+    return f"{name}={value}; Max-Age={max_age}; Path=/; Secure; HttpOnly; SameSite=Lax"

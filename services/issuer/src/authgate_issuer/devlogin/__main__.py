@@ -1,0 +1,112 @@
+"""``authgate-github-standin``: a local stand-in for GitHub's OAuth app endpoints and API.
+
+Used by the tests and as the **dev login** of ``make run`` (issuer with AUTHGATE_DEV_LOGIN=true,
+GITHUB_BASE_URL and GITHUB_API_URL pointing here). Anyone can sign in as any user: it only
+listens on loopback unless ``--unsafe-listen-anywhere`` is given.
+
+Endpoints (one process serves the OAuth base and the API base):
+
+* ``GET /login/oauth/authorize?client_id&redirect_uri&state&scope``: a plain HTML login form
+  (field ``login``, buttons ``action=authorize`` / ``action=deny``) posted to
+  ``POST /login/oauth/authorize``, which redirects (302) to ``redirect_uri`` with ``code`` and
+  ``state``, or ``error=access_denied&state=...`` on deny. Test clients submit the form directly.
+* ``POST /login/oauth/access_token`` (client_id, client_secret, code, redirect_uri): answers
+  ``access_token=...&scope=read:user&token_type=bearer`` (JSON with ``Accept: application/json``);
+  errors ``incorrect_client_credentials``, ``bad_verification_code`` (unknown, used or expired
+  code: single use, 10 minutes) and ``redirect_uri_mismatch`` come back with HTTP 200.
+* ``GET /user`` and ``GET /api/v3/user`` with ``Authorization: Bearer|token <t>``: ``login``,
+  ``id`` (a number, stable per login), ``name``, ``email``; 401 ``{"message": "Bad credentials"}``.
+* ``GET /_standin/health``: liveness.
+* ``POST /_standin/faults`` with JSON ``{"token": T, "user": U, "delay": seconds}``: fault
+  injection for reliability tests, replacing the current faults (``GET`` shows them). ``T`` is
+  one of ``none``, ``slow`` (wait ``delay`` then answer), ``error500``, ``malformed`` (200 with
+  broken JSON), ``bad_code``, ``form_encoded`` (ignores ``Accept``); ``U`` one of ``none``,
+  ``slow``, ``error500``, ``malformed``, ``unauthorized``. The same faults can be set at start
+  with ``--fault-token``/``--fault-user``/``--fault-delay``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+
+import uvicorn
+
+from .app import create_standin_app
+from .state import TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
+
+LOG = logging.getLogger("authgate.standin")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="authgate-github-standin", description="local GitHub stand-in (dev login, tests)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--client-id", default="authgate-dev")
+    parser.add_argument("--client-secret", default="authgate-dev")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="LOGIN[:ID]",
+        help="a selectable login (repeatable; comma-separated lists accepted); none: any login",
+    )
+    parser.add_argument("--callback-url", help="the OAuth app's callback URL (redirect_uri prefix)")
+    parser.add_argument("--fault-token", choices=TOKEN_FAULTS, default="none")
+    parser.add_argument("--fault-user", choices=USER_FAULTS, default="none")
+    parser.add_argument("--fault-delay", type=float, default=30.0, help="seconds, for 'slow'")
+    parser.add_argument("--unsafe-listen-anywhere", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not _is_loopback(args.host) and not args.unsafe_listen_anywhere:
+        raise SystemExit(
+            "authgate-github-standin: refusing a non-loopback --host: anyone could sign in as "
+            "anyone (pass --unsafe-listen-anywhere inside an isolated dev network only)"
+        )
+    state = StandinState(
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        callback_url=args.callback_url,
+        faults=Faults(token=args.fault_token, user=args.fault_user, delay=args.fault_delay),
+    )
+    try:
+        for spec in args.user:
+            for item in spec.split(","):
+                if item.strip():
+                    state.add_user(item)
+    except ValueError as exc:
+        raise SystemExit(f"authgate-github-standin: {exc}") from None
+    logging.basicConfig(level=logging.INFO)
+    LOG.warning(
+        "GITHUB STAND-IN on http://%s:%s: NOT GitHub, anyone can sign in as anyone; "
+        "for development and tests only",
+        args.host,
+        args.port,
+    )
+    uvicorn.run(
+        create_standin_app(state),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

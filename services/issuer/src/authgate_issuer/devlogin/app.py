@@ -1,0 +1,158 @@
+"""The GitHub stand-in's HTTP endpoints (OAuth base and API base in one process).
+
+OAuth base = the server root; API base = the root or ``/api/v3`` (GitHub Enterprise style).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from html import escape
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import FastAPI, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from .state import TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
+
+
+def _login_page(fields: dict[str, str], state: StandinState, message: str = "") -> HTMLResponse:
+    hidden = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items()
+    )
+    options = "".join(f'<option value="{escape(u)}">' for u in state.display.values())
+    note = f"<p><strong>{escape(message)}</strong></p>" if message else ""
+    html = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Sign in (dev)</title></head>"
+        "<body><h1>GitHub stand-in: development login</h1>"
+        "<p>This is not GitHub. Type any login to sign in as that user.</p>"
+        f'{note}<form method="post" action="/login/oauth/authorize">{hidden}'
+        '<label>Login <input name="login" list="users" autofocus required></label>'
+        f'<datalist id="users">{options}</datalist> '
+        '<button name="action" value="authorize">Sign in</button> '
+        '<button name="action" value="deny" formnovalidate>Cancel</button></form></body></html>'
+    )
+    return HTMLResponse(html, status_code=400 if message else 200)
+
+
+def _token_answer(request: Request, body: dict[str, str], state: StandinState) -> Response:
+    # GitHub answers form-encoded unless asked for JSON, and errors come with HTTP 200.
+    wants_json = "application/json" in request.headers.get("accept", "")
+    if wants_json and state.faults.token != "form_encoded":
+        return JSONResponse(body)
+    return Response(urlencode(body), media_type="application/x-www-form-urlencoded")
+
+
+async def _fault(mode: str, faults: Faults) -> Response | None:
+    if mode == "slow":
+        await asyncio.sleep(faults.delay)
+    if mode == "error500":
+        return Response("<html>Internal Server Error</html>", 500, media_type="text/html")
+    if mode == "malformed":
+        return Response('{"access_token": "tr', 200, media_type="application/json")
+    return None
+
+
+def create_standin_app(state: StandinState) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.standin = state
+
+    @app.get("/_standin/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/_standin/faults")
+    async def get_faults() -> dict[str, Any]:
+        return vars(state.faults)
+
+    @app.post("/_standin/faults")
+    async def set_faults(request: Request) -> Response:
+        body = await request.json()
+        faults = Faults(
+            token=str(body.get("token", "none")),
+            user=str(body.get("user", "none")),
+            delay=float(body.get("delay", state.faults.delay)),
+        )
+        if faults.token not in TOKEN_FAULTS or faults.user not in USER_FAULTS:
+            return JSONResponse({"error": "unknown fault"}, 400)
+        state.faults = faults
+        return JSONResponse(vars(faults))
+
+    @app.get("/login/oauth/authorize")
+    async def authorize_page(request: Request) -> Response:
+        query = dict(request.query_params)
+        fields = {k: query.get(k, "") for k in ("client_id", "redirect_uri", "state", "scope")}
+        fields["redirect_uri"] = fields["redirect_uri"] or (state.callback_url or "")
+        if fields["client_id"] != state.client_id:
+            return HTMLResponse("<h1>404: unknown OAuth application</h1>", 404)
+        if not fields["redirect_uri"] or not state.redirect_allowed(fields["redirect_uri"]):
+            return HTMLResponse("<h1>The redirect_uri is not associated with this app</h1>", 400)
+        return _login_page(fields, state)
+
+    @app.post("/login/oauth/authorize")
+    async def authorize_submit(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode()))
+        fields = {k: form.get(k, "") for k in ("client_id", "redirect_uri", "state", "scope")}
+        redirect_uri = fields["redirect_uri"]
+        if fields["client_id"] != state.client_id or not state.redirect_allowed(redirect_uri):
+            return HTMLResponse("<h1>Bad request</h1>", 400)
+        sep = "&" if "?" in redirect_uri else "?"
+        if form.get("action") == "deny":
+            denied = {
+                "error": "access_denied",
+                "error_description": "The user has denied your application access.",
+                "state": fields["state"],
+            }
+            return RedirectResponse(f"{redirect_uri}{sep}{urlencode(denied)}", 302)
+        login = state.canonical_login(form.get("login", ""))
+        if login is None:
+            return _login_page(fields, state, "That login cannot sign in here.")
+        code = state.issue_code(login, redirect_uri)
+        back = urlencode({"code": code, "state": fields["state"]})
+        return RedirectResponse(f"{redirect_uri}{sep}{back}", 302)
+
+    @app.post("/login/oauth/access_token")
+    async def access_token(request: Request) -> Response:
+        fault = await _fault(state.faults.token, state.faults)
+        if fault is not None:
+            return fault
+        form = dict(parse_qsl((await request.body()).decode()))
+        if (form.get("client_id"), form.get("client_secret")) != (
+            state.client_id,
+            state.client_secret,
+        ):
+            error = "incorrect_client_credentials"
+            return _token_answer(request, {"error": error, "error_description": error}, state)
+        issued = state.redeem(form.get("code", ""))
+        if issued is None or state.faults.token == "bad_code":
+            error = "bad_verification_code"
+            return _token_answer(request, {"error": error, "error_description": error}, state)
+        if form.get("redirect_uri") and form["redirect_uri"] != issued.redirect_uri:
+            error = "redirect_uri_mismatch"
+            return _token_answer(request, {"error": error, "error_description": error}, state)
+        token = state.issue_token(issued.login)
+        return _token_answer(
+            request, {"access_token": token, "scope": "read:user", "token_type": "bearer"}, state
+        )
+
+    @app.get("/user")
+    @app.get("/api/v3/user")
+    async def user(request: Request) -> Response:
+        fault = await _fault(state.faults.user, state.faults)
+        if fault is not None:
+            return fault
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        login = state.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
+        if login is None or state.faults.user == "unauthorized":
+            return JSONResponse({"message": "Bad credentials"}, 401)
+        return JSONResponse(
+            {
+                "login": login,
+                "id": state.user_id(login),
+                "name": login.capitalize(),
+                "email": f"{login.lower()}@users.noreply.example",
+                "type": "User",
+            }
+        )
+
+    return app

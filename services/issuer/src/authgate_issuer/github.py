@@ -1,0 +1,142 @@
+"""The issuer's GitHub client: code exchange and ``GET /user``, over ``ctx.http``.
+
+GitHub's quirks ("Authorizing OAuth apps" in its docs): the token endpoint answers errors with HTTP 200 and a body
+``{"error": ...}``, and its body is form-encoded unless ``Accept: application/json`` is sent (we
+send it and still read both forms). The API wants a ``User-Agent``. Every failure becomes one of
+three exceptions, which /callback turns into an OAuth error redirect, never a 500 page:
+
+* ``GitHubUnavailable`` (timeouts, connection errors, 5xx, rate limits, malformed bodies):
+  ``temporarily_unavailable``, the client may simply retry;
+* ``GitHubDenied`` (the user's GitHub code is invalid or expired): ``access_denied``;
+* ``GitHubError`` (our OAuth app is misconfigured, unexpected answers): ``server_error``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import orjson
+
+from .settings import IssuerSettings
+
+USER_AGENT = "authgate-issuer"
+# GitHub logins: alphanumerics and hyphens; Enterprise managed users add "_shortcode". Never a
+# brace, so a login is always safe inside a Redis hash tag.
+LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+class GitHubError(Exception):
+    """GitHub answered something we cannot use (server_error)."""
+
+
+class GitHubUnavailable(GitHubError):
+    """GitHub is down, slow or garbled (temporarily_unavailable)."""
+
+
+class GitHubDenied(GitHubError):
+    """GitHub refused the user's authorization code (access_denied)."""
+
+
+@dataclass(frozen=True)
+class GitHubUser:
+    login: str
+    id: str
+    """The numeric account id as a string: stable across renames, unlike ``login``."""
+    name: str | None
+    email: str | None
+
+
+async def _send(http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    try:
+        response = await http.send(request)
+    except httpx.TimeoutException as exc:
+        raise GitHubUnavailable("GitHub did not answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise GitHubUnavailable("GitHub could not be reached") from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        raise GitHubUnavailable(f"GitHub answered {response.status_code}")
+    return response
+
+
+def _token_body(response: httpx.Response) -> dict[str, Any]:
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise GitHubUnavailable("GitHub sent malformed JSON") from exc
+        if not isinstance(data, dict):
+            raise GitHubUnavailable("GitHub sent an unexpected token response")
+        return data
+    return dict(parse_qsl(response.text))
+
+
+async def exchange_code(http: httpx.AsyncClient, settings: IssuerSettings, code: str) -> str:
+    """GitHub's access token for ``code`` (POST /login/oauth/access_token)."""
+    request = http.build_request(
+        "POST",
+        f"{settings.github_base_url}/login/oauth/access_token",
+        data={
+            "client_id": settings.github_client_id,
+            "client_secret": settings.github_client_secret,
+            "code": code,
+            "redirect_uri": settings.callback_url,
+        },
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+    )
+    response = await _send(http, request)
+    if response.status_code != 200:
+        raise GitHubError(f"GitHub token endpoint answered {response.status_code}")
+    body = _token_body(response)
+    error = body.get("error")
+    if error == "bad_verification_code":
+        raise GitHubDenied("GitHub refused the authorization code (expired or used)")
+    if error is not None:
+        # incorrect_client_credentials, redirect_uri_mismatch, ...: our app's configuration.
+        raise GitHubError(f"GitHub token endpoint error: {str(error)[:64]}")
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise GitHubUnavailable("GitHub's token response has no access_token")
+    return token
+
+
+async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: str) -> GitHubUser:
+    """``GET /user`` on the API base."""
+    request = http.build_request(
+        "GET",
+        f"{settings.github_api_url}/user",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "User-Agent": USER_AGENT,
+        },
+    )
+    response = await _send(http, request)
+    if response.status_code != 200:
+        raise GitHubError(f"GitHub /user answered {response.status_code}")
+    try:
+        data = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise GitHubUnavailable("GitHub /user sent malformed JSON") from exc
+    if not isinstance(data, dict):
+        raise GitHubUnavailable("GitHub /user sent an unexpected document")
+    login, user_id = data.get("login"), data.get("id")
+    if not isinstance(login, str) or not LOGIN.fullmatch(login):
+        raise GitHubUnavailable("GitHub /user has no valid login")
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+        raise GitHubUnavailable("GitHub /user has no valid id")
+    name, email = data.get("name"), data.get("email")
+    return GitHubUser(
+        login=login,
+        id=str(user_id),
+        name=name if isinstance(name, str) else None,
+        email=email if isinstance(email, str) else None,
+    )
+
+
+async def login(http: httpx.AsyncClient, settings: IssuerSettings, code: str) -> GitHubUser:
+    """Exchange GitHub's code and read the user it belongs to."""
+    return await fetch_user(http, settings, await exchange_code(http, settings, code))

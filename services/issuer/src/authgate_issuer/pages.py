@@ -1,0 +1,110 @@
+"""The issuer's HTML pages: the consent page and the error page.
+
+Everything that comes from a client (name, ids, URIs, scope, resources) goes through
+``html.escape``. Pages cannot be framed (clickjacking, RFC 9700 §4.16: ``X-Frame-Options: DENY``
+and CSP ``frame-ancestors 'none'``), run no script at all, and are never cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import urlsplit
+
+from starlette.responses import HTMLResponse, Response
+
+from .settings import is_loopback_host
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;"
+    "color:#1f2328}code{background:#f6f8fa;padding:0 .2rem;word-break:break-all}"
+    ".warn{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem}"
+    "button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem}"
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+# No form-action: browsers apply it to the redirect after the POST, which goes to GitHub or to
+# the client's own (possibly app-scheme) redirect URI.
+CSP = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+}
+
+
+def _page(title: str, body: str, status: int) -> HTMLResponse:
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def error_page(title: str, detail: str, status: int = 400) -> HTMLResponse:
+    return _page(title, f"<p>{escape(detail)}</p><p>You can close this window.</p>", status)
+
+
+def describe_redirect(redirect_uri: str) -> tuple[str, str | None]:
+    """(where the browser goes back to, a warning when that is not a web site)."""
+    parts = urlsplit(redirect_uri)
+    host = parts.hostname or ""
+    if parts.scheme in ("http", "https") and is_loopback_host(host):
+        return host, (
+            "This application runs on your own computer (a loopback address). Approve only if "
+            "you started it yourself just now."
+        )
+    if parts.scheme not in ("http", "https"):
+        return f"{parts.scheme}:", (
+            f"This will open the application registered on this computer for '{parts.scheme}:' "
+            "links. Approve only if you started it yourself just now."
+        )
+    return host, None
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    client_name: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    resources: list[str]
+    request_id: str
+    csrf_token: str
+
+
+def consent_page(view: ConsentView, action: str) -> HTMLResponse:
+    target, warning = describe_redirect(view.redirect_uri)
+    resources = "".join(f"<li><code>{escape(r)}</code></li>" for r in view.resources) or (
+        "<li>every MCP service of this gateway</li>"
+    )
+    warning_html = f'<p class="warn">{escape(warning)}</p>' if warning else ""
+    body = (
+        f"<p><strong>{escape(view.client_name)}</strong> wants to access MCP services on your "
+        "behalf. The name is chosen by the application and not verified.</p>"
+        f"<p>Client id: <code>{escape(view.client_id)}</code></p>"
+        f"<p>You will be sent back to <code>{escape(target)}</code> "
+        f"(<code>{escape(view.redirect_uri)}</code>).</p>{warning_html}"
+        f"<p>Scope: <code>{escape(view.scope)}</code></p><p>Services:</p><ul>{resources}</ul>"
+        "<p>Next you will sign in with GitHub.</p>"
+        f'<form method="post" action="{escape(action)}">'
+        f'<input type="hidden" name="request_id" value="{escape(view.request_id)}">'
+        f'<input type="hidden" name="csrf_token" value="{escape(view.csrf_token)}">'
+        '<p><label><input type="checkbox" name="remember" value="yes"> Do not ask again for '
+        "this application in this browser</label></p>"
+        '<button type="submit" name="action" value="approve">Approve</button>'
+        '<button type="submit" name="action" value="deny">Deny</button></form>'
+    )
+    return _page("Authorize access", body, 200)
+
+
+def redirect(url: str, status: int = 302) -> Response:
+    """A redirect that is never cached (its URL may carry a code or state). 302 for GETs, 303
+    after the consent form POST (RFC 9700 §4.12); never 307, which would repost the form."""
+    return Response(status_code=status, headers={"Location": url, **PAGE_HEADERS})

@@ -1,0 +1,100 @@
+"""The GitHub stand-in (``authgate_issuer.devlogin``) as a real process, for tests.
+
+standin = start_standin(tmp_path)              # any login may sign in
+env = issuer_env(redis_url, keys_dir, **standin.issuer_env())
+standin.set_faults(token="error500")            # reliability tests
+standin.set_faults()                            # back to normal
+...
+standin.stop()
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .service import ServiceProcess, python_module
+
+DEV_CLIENT_ID = "authgate-dev"
+DEV_CLIENT_SECRET = "authgate-dev"
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+class GitHubStandin(ServiceProcess):
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        client_id: str = DEV_CLIENT_ID,
+        client_secret: str = DEV_CLIENT_SECRET,
+        users: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+        port: int | None = None,
+    ) -> None:
+        args = ["--host", "127.0.0.1", "--port", "{port}"]
+        args += ["--client-id", client_id, "--client-secret", client_secret]
+        for user in users:
+            args += ["--user", user]
+        super().__init__(
+            python_module("authgate_issuer.devlogin", *args, *extra_args),
+            {},
+            log_dir / "github-standin.log",
+            port=port,
+            health_path="/_standin/health",
+        )
+        self.client_id = client_id
+        self.client_secret = client_secret
+
+    @property
+    def api_url(self) -> str:
+        """GitHub Enterprise style API base (the root serves /user too)."""
+        return f"{self.url}/api/v3"
+
+    def issuer_env(self) -> dict[str, str]:
+        """Overrides for ``testsupport.issuer.issuer_env`` pointing the issuer here."""
+        return {
+            "GITHUB_BASE_URL": self.url,
+            "GITHUB_API_URL": self.api_url,
+            "GITHUB_CLIENT_ID": self.client_id,
+            "GITHUB_CLIENT_SECRET": self.client_secret,
+        }
+
+    def set_faults(
+        self,
+        token: str = "none",  # noqa: S107 - a fault mode, not a password
+        user: str = "none",
+        delay: float = 30.0,
+    ) -> None:
+        """Replace the injected faults (see ``authgate_issuer.devlogin.__main__``)."""
+        body = {"token": token, "user": user, "delay": delay}
+        httpx.post(f"{self.url}/_standin/faults", json=body, timeout=5).raise_for_status()
+
+
+def start_standin(log_dir: Path, **kwargs: Any) -> GitHubStandin:
+    """Start the stand-in (keyword arguments as for ``GitHubStandin``) and wait until it answers."""
+    standin = GitHubStandin(log_dir, **kwargs)
+    standin.start(expect_healthy=True)
+    return standin
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    """The hidden inputs of a form page (the stand-in's login page, the issuer's consent page)."""
+    return {name: html.unescape(value) for name, value in _HIDDEN.findall(page)}
+
+
+def standin_login(http: httpx.Client, authorize_url: str, login: str, *, deny: bool = False) -> str:
+    """Do what a user does on the stand-in's login page; return the redirect (the callback URL
+    with ``code``/``state`` or ``error=access_denied``)."""
+    page = http.get(authorize_url)
+    assert page.status_code == 200, page.text
+    fields = hidden_fields(page.text)
+    fields.update(login=login, action="deny" if deny else "authorize")
+    submit = httpx.URL(authorize_url).copy_with(query=None)
+    answer = http.post(str(submit), data=fields, follow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["location"]
