@@ -1,0 +1,173 @@
+"""The two grant types of /token: ``authorization_code`` and ``refresh_token``.
+
+Both end in ``issuance``; this module decides whether the request may have tokens.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from . import logs, pkce
+from .allowlist import is_allowed
+from .context import IssuerContext
+from .credentials import hash_secret, new_secret
+from .errors import InvalidClient, InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient
+from .issuance import GrantRevoked, TokenResponse, new_refresh_token, refresh_grant, start_grant
+from .params import Params
+from .resources import validate_resources
+from .store import codes, grants
+from .store.clients import ClientRecord, load_client
+
+
+def narrow_resources(requested: list[str], allowed: list[str], ctx: IssuerContext) -> list[str]:
+    """RFC 8707 §2.2: resources at the token endpoint may only narrow the granted ones.
+
+    No resource requested keeps the grant's; a grant without resources (gateway-wide) may be
+    narrowed to any resource of the gateway.
+    """
+    if not requested:
+        return list(allowed)
+    canonical = validate_resources(requested, ctx.settings)
+    if allowed and any(resource not in allowed for resource in canonical):
+        raise InvalidTarget("resource was not part of the authorization grant")
+    return canonical
+
+
+def narrow_scope(requested: str | None, granted: str) -> str:
+    """RFC 6749 §6: a refresh may ask for a subset of the granted scope, never more."""
+    if requested is None:
+        return granted
+    granted_set = set(granted.split())
+    wanted = list(dict.fromkeys(requested.split()))
+    if not wanted or any(s not in granted_set for s in wanted):
+        raise InvalidScope("the requested scope exceeds the scope granted")
+    return " ".join(wanted)
+
+
+async def _still_registered(ctx: IssuerContext, client: ClientRecord, grant_id: str) -> None:
+    # A client deleted while its tokens were being minted: revoke_client may have run before
+    # the new grant was written, so revoke it here instead of leaving live tokens behind.
+    if await load_client(ctx.redis, client.client_id, ctx.clock()) is None:
+        await grants.revoke_grant(ctx.redis, grant_id)
+        raise InvalidClient("the client was deleted")
+
+
+async def authorization_code(
+    ctx: IssuerContext, client: ClientRecord, params: Params
+) -> TokenResponse:
+    """OAuth 2.1 §4.1.3. The code is consumed first (GETDEL), so of concurrent redemptions
+    exactly one can succeed, and a failed attempt burns the code."""
+    if "authorization_code" not in client.grant_types:
+        raise UnauthorizedClient("the client is not registered for authorization_code")
+    code_value = params.require("code")
+    code = await codes.consume(ctx.redis, code_value)
+    if code is None:
+        await _replayed(ctx, client, code_value)
+        raise InvalidGrant("the authorization code is invalid, expired or already used")
+    if code.client_id != client.client_id:
+        raise InvalidGrant("the authorization code was issued to another client")
+    redirect_uri = params.get("redirect_uri")
+    if code.redirect_uri_in_request and redirect_uri != code.redirect_uri:
+        raise InvalidGrant("redirect_uri does not match the authorization request")
+    pkce.verify(params.get("code_verifier"), code.code_challenge)
+    resources = narrow_resources(params.all("resource"), code.resources, ctx)
+    tokens = await start_grant(
+        ctx,
+        client_id=client.client_id,
+        username=code.username,
+        github_id=code.github_id,
+        scope=code.scope,
+        resources=resources,
+    )
+    await codes.mark_redeemed(
+        ctx.redis,
+        code_value,
+        grant_id=tokens.grant_id,
+        client_id=client.client_id,
+        ttl=ctx.settings.code_lifetime,
+    )
+    await _still_registered(ctx, client, tokens.grant_id)
+    logs.event(
+        "token_issued",
+        grant_type="authorization_code",
+        client_id=client.client_id,
+        username=code.username,
+        grant_id=tokens.grant_id,
+        jti=tokens.jti,
+    )
+    return tokens
+
+
+async def _replayed(ctx: IssuerContext, client: ClientRecord, code_value: str) -> None:
+    """OAuth 2.1 §4.1.3 / RFC 9700 §4.5.3.1: a second redemption revokes what the code produced,
+    but only when the same client replays it (another client may be an attacker probing, and
+    must not be able to revoke a victim's grant)."""
+    redeemed = await codes.redeemed_grant(ctx.redis, code_value)
+    if redeemed is None or redeemed[1] != client.client_id:
+        return
+    existed, jtis = await grants.revoke_grant(ctx.redis, redeemed[0])
+    logs.event(
+        "code_replay_detected",
+        client_id=client.client_id,
+        grant_id=redeemed[0],
+        grant_revoked=existed,
+        tokens_revoked=len(jtis),
+    )
+
+
+async def refresh_token(ctx: IssuerContext, client: ClientRecord, params: Params) -> TokenResponse:
+    """OAuth 2.1 §4.3 with rotation and reuse detection (RFC 9700 §4.14.2)."""
+    presented = params.require("refresh_token")
+    grant_id = grants.grant_id_of_refresh_token(presented)
+    grant = await grants.load_grant(ctx.redis, grant_id) if grant_id else None
+    if grant is None or grant.client_id != client.client_id:
+        # Another client's token: refused without touching the grant (bound to its client).
+        raise InvalidGrant("the refresh token is invalid, expired or revoked")
+    presented_hash = hash_secret(presented)
+    if not hmac.compare_digest(presented_hash, grant.refresh_hash):
+        # Not the current token: the script tells a rotated one (reuse: revoke) from garbage.
+        await _rotate(ctx, client, grant, presented_hash, hash_secret(new_secret(ctx.random)))
+        raise InvalidGrant("the refresh token is invalid, expired or revoked")
+    if not is_allowed(grant.username, ctx.settings):
+        await grants.revoke_grant(ctx.redis, grant.grant_id)
+        logs.event("grant_revoked_user_not_allowed", username=grant.username, grant_id=grant_id)
+        raise InvalidGrant("the user is no longer allowed to use this service")
+    scope = narrow_scope(params.get("scope"), grant.scope)
+    resources = narrow_resources(params.all("resource"), grant.resources, ctx)
+    new_refresh = new_refresh_token(ctx, grant.grant_id)
+    await _rotate(ctx, client, grant, presented_hash, hash_secret(new_refresh))
+    try:
+        tokens = await refresh_grant(
+            ctx, grant, new_refresh=new_refresh, scope=scope, resources=resources
+        )
+    except GrantRevoked:
+        raise InvalidGrant("the grant was revoked") from None
+    await _still_registered(ctx, client, grant.grant_id)
+    logs.event(
+        "token_refreshed",
+        client_id=client.client_id,
+        username=grant.username,
+        grant_id=grant.grant_id,
+        jti=tokens.jti,
+    )
+    return tokens
+
+
+async def _rotate(
+    ctx: IssuerContext, client: ClientRecord, grant: grants.Grant, presented: str, new: str
+) -> None:
+    """Swap the refresh-token hash atomically; raise InvalidGrant unless it was current."""
+    now, ttl = ctx.now(), ctx.settings.refresh_token_lifetime
+    status, jtis = await grants.rotate(
+        ctx.redis, grant, presented_hash=presented, new_hash=new, now=now, ttl=ttl
+    )
+    if status == "reuse":
+        logs.event(
+            "refresh_token_reuse_detected",
+            client_id=client.client_id,
+            username=grant.username,
+            grant_id=grant.grant_id,
+            tokens_revoked=len(jtis),
+        )
+    if status != "ok":
+        raise InvalidGrant("the refresh token is invalid, expired or revoked")
