@@ -1,0 +1,315 @@
+"""The verifier's raw ASGI application: routing, the /verify hot path, lifespan.
+
+No framework: /verify is called before every request to every MCP service, and a framework's
+routing, request objects and middleware would cost more than the verification. Routes:
+``/verify`` (any method; the body is never read), ``/.well-known/oauth-protected-resource[/…]``,
+``/health`` and ``/metrics``. The request the proxy is deciding about is read only from
+``X-Forwarded-*`` (the verifier's own Host and query are the proxy's, not the client's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from authgate_shared import __version__
+from authgate_shared.claims import InvalidToken, decode
+from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_pubsub_client, create_redis
+from authgate_shared.runtime import Clock, system_clock
+
+from .challenge import BAD_REQUEST_CHALLENGE, Message, error_response
+from .decision import REVOKED, Denial, VerifiedToken, accept_claims, decide
+from .errors import RedisUnavailable
+from .keyset import KeySet, static_keys
+from .metadata import WELL_KNOWN, metadata_document
+from .metrics import Metrics
+from .resources import BadForwardedRequest, Resource, ResourceResolver
+from .revocation import RevocationChecker
+from .settings import VerifierSettings
+from .subscriber import run_subscriber
+from .token_cache import TokenCache
+
+LOG = logging.getLogger("authgate.verifier")
+Scope = dict[str, Any]
+Send = Any
+Receive = Any
+
+# RFC 6750 §2.1 b64token; a JWS compact serialization only ever uses its base64url subset.
+_B64TOKEN = re.compile(rb"[A-Za-z0-9\-._~+/]+=*").fullmatch
+MAX_TOKEN_BYTES = 8192
+EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
+MALFORMED = Denial(401, "invalid_token", "malformed", "token is not a JWT")
+# Not sent as an RFC 6750 error code (§3.1: none when credentials are absent); body only.
+NO_TOKEN = Denial(401, "invalid_request", "no_token", "bearer token required")
+UNAVAILABLE = error_response(
+    503, "temporarily_unavailable", "token store unavailable, retry shortly", retry_after="1"
+)
+NOT_FOUND = error_response(404, "not_found", "no such endpoint")
+METHOD_NOT_ALLOWED = error_response(405, "invalid_request", "method not allowed", allow="GET, HEAD")
+
+
+class VerifierApp:
+    def __init__(
+        self,
+        settings: VerifierSettings,
+        *,
+        clock: Clock = system_clock,
+        monotonic: Clock = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.redis = create_redis(settings.redis)
+        self.cache = TokenCache(
+            max_entries=settings.token_cache_size, max_age=settings.token_cache_ttl
+        )
+        self.keys = KeySet(
+            self.redis,
+            static=static_keys(settings),
+            monotonic=monotonic,
+            on_keys_removed=self.cache.clear,
+        )
+        self.revocation = RevocationChecker(
+            self.redis, cache_ms=settings.revocation_cache_ms, monotonic=monotonic
+        )
+        self.resources = ResourceResolver(settings.path_prefixes, settings.required_scopes)
+        self.metrics = Metrics(self.cache, self.revocation)
+        self._counts = self.metrics.decisions
+        self._require_resource_tokens = settings.require_resource_tokens
+        self._denials: dict[tuple[str, Denial], tuple[Message, Message]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscriber: Redis | None = None
+        self._started_at = clock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            try:
+                if path == "/verify":
+                    await self.verify(scope, send)
+                elif path == WELL_KNOWN or path.startswith(WELL_KNOWN + "/"):
+                    await self.protected_resource_metadata(scope, send, path)
+                elif path == "/health":
+                    await self.health(send)
+                elif path == "/metrics":
+                    await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
+                else:
+                    await self._send_pair(send, NOT_FOUND)
+            except Exception:
+                LOG.exception("unhandled error on %s", path)
+                await self._send_pair(send, error_response(500, "server_error", "internal error"))
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    # /verify
+
+    async def verify(self, scope: Scope, send: Send) -> None:
+        auth = proto = host = uri = None
+        repeated = False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                repeated |= auth is not None
+                auth = value
+            elif name == b"x-forwarded-host":
+                repeated |= host is not None
+                host = value
+            elif name == b"x-forwarded-proto":
+                repeated |= proto is not None
+                proto = value
+            elif name == b"x-forwarded-uri":
+                uri = value
+        try:
+            if repeated:
+                raise BadForwardedRequest("repeated Authorization or X-Forwarded-* header")
+            resource = self.resources.resolve(proto, host, uri)
+        except BadForwardedRequest as exc:
+            self._counts["bad_request"] += 1
+            await self._send_pair(
+                send, error_response(400, "invalid_request", str(exc), BAD_REQUEST_CHALLENGE)
+            )
+            return
+        # RFC 6750 §3.1: no credentials (or another scheme) -> challenge without an error code.
+        scheme, _, token = (auth or b"").partition(b" ")
+        if scheme.lower() != b"bearer":
+            self._counts["no_token"] += 1
+            await self._challenge_missing(send, resource)
+            return
+        token = token.strip(b" ")
+        now = self.clock()
+        verified = self.cache.get(token, now)
+        try:
+            if verified is None:
+                result = await self._verify_token(token, now)
+                if isinstance(result, Denial):
+                    await self._deny(send, result, resource)
+                    return
+                verified = result
+            denial = decide(
+                verified, resource, require_resource_tokens=self._require_resource_tokens
+            )
+            if denial is not None:
+                await self._deny(send, denial, resource)
+                return
+            if not await self.revocation.is_live(verified.jti, verified.redis_key):
+                # The verified claims stay cached: a replayed revoked token then costs one
+                # EXISTS, not a signature check.
+                await self._deny(send, REVOKED, resource)
+                return
+        except RedisUnavailable:
+            self._counts["unavailable"] += 1
+            await self._send_pair(send, UNAVAILABLE)
+            return
+        self._counts["allowed"] += 1
+        await send(verified.ok_start)
+        await send(EMPTY_BODY)
+
+    async def _verify_token(self, token: bytes, now: float) -> VerifiedToken | Denial:
+        if len(token) > MAX_TOKEN_BYTES or not _B64TOKEN(token):
+            return MALFORMED
+        text = token.decode("ascii")
+        settings = self.settings
+        for attempt in (1, 2):
+            try:
+                claims = decode(
+                    text,
+                    keys=self.keys.keys,
+                    algorithm=settings.jwt_algorithm,
+                    issuer=settings.issuer_url,
+                    now=now,
+                )
+                break
+            except InvalidToken as exc:
+                retry = exc.reason == "unknown_kid" and attempt == 1
+                if not retry or not await self.keys.reload_for_unknown_kid():
+                    return Denial(401, "invalid_token", exc.reason, str(exc))
+        result = accept_claims(claims, token, forward_token=settings.forward_token_header)
+        if isinstance(result, VerifiedToken):
+            self.cache.put(token, result, now)
+        return result
+
+    async def _challenge_missing(self, send: Send, resource: Resource) -> None:
+        key = (resource.uri, NO_TOKEN)
+        pair = self._denials.get(key)
+        if pair is None:
+            pair = error_response(
+                401, NO_TOKEN.error, NO_TOKEN.description, resource.challenges.missing
+            )
+            self._remember(key, pair)
+        await self._send_pair(send, pair)
+
+    async def _deny(self, send: Send, denial: Denial, resource: Resource) -> None:
+        self._counts[denial.reason] += 1
+        key = (resource.uri, denial)
+        pair = self._denials.get(key)
+        if pair is None:
+            challenges = resource.challenges
+            challenge = challenges.insufficient if denial.status == 403 else challenges.invalid
+            pair = error_response(denial.status, denial.error, denial.description, challenge)
+            self._remember(key, pair)
+        await self._send_pair(send, pair)
+
+    def _remember(self, key: tuple[str, Denial], pair: tuple[Message, Message]) -> None:
+        if len(self._denials) >= 4096:
+            self._denials.clear()
+        self._denials[key] = pair
+
+    # Other routes
+
+    async def protected_resource_metadata(self, scope: Scope, send: Send, path: str) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await self._send_pair(send, METHOD_NOT_ALLOWED)
+            return
+        headers = dict(scope["headers"])
+        try:
+            resource = self.resources.for_metadata_path(
+                headers.get(b"x-forwarded-proto"),
+                headers.get(b"x-forwarded-host"),
+                path[len(WELL_KNOWN) :].rstrip("/"),
+            )
+        except BadForwardedRequest as exc:
+            await self._send_pair(send, error_response(400, "invalid_request", str(exc)))
+            return
+        except LookupError:
+            await self._send_pair(send, NOT_FOUND)
+            return
+        body = metadata_document(resource, self.settings.issuer_url, self.settings.scopes_supported)
+        await self._send(
+            send,
+            200,
+            body,
+            b"application/json",
+            (b"cache-control", b"public, max-age=300"),
+            (b"access-control-allow-origin", b"*"),
+        )
+
+    async def health(self, send: Send) -> None:
+        uptime = int(self.clock() - self._started_at)
+        try:
+            await self.redis.ping()
+            status, state, code = "healthy", "connected", 200
+        except REDIS_DOWN_ERRORS:
+            status, state, code = "unhealthy", "disconnected", 503
+        body = {"status": status, "redis": state, "version": __version__, "uptime": uptime}
+        await self._send(
+            send, code, orjson.dumps(body), b"application/json", (b"cache-control", b"no-store")
+        )
+
+    @staticmethod
+    async def _send(
+        send: Send, status: int, body: bytes, content_type: bytes, *extra: tuple[bytes, bytes]
+    ) -> None:
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        headers.extend(extra)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _send_pair(send: Send, pair: tuple[Message, Message]) -> None:
+        await send(pair[0])
+        await send(pair[1])
+
+    # Lifespan
+
+    async def startup(self) -> None:
+        try:
+            await self.keys.load()
+        except RedisUnavailable:
+            LOG.warning("Redis unavailable at start-up; keys will load when it answers")
+        loop = asyncio.get_running_loop()
+        if self.keys.from_redis:
+            interval = self.settings.key_reload_interval
+            self._tasks.append(loop.create_task(self.keys.refresh_forever(interval)))
+        if self.settings.revocation_cache_ms > 0:
+            # RESP2 on purpose: redis-py's asyncio client drops RESP3 pushes (see subscriber).
+            self._subscriber = create_pubsub_client(self.settings.redis)
+            task = run_subscriber(self._subscriber, self.revocation)
+            self._tasks.append(loop.create_task(task))
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.redis.aclose()
+        if self._subscriber is not None:
+            await self._subscriber.aclose()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def app_from_env() -> VerifierApp:
+    """uvicorn factory: one app (and one Redis pool, one cache) per worker process."""
+    return VerifierApp(VerifierSettings.from_process_env())

@@ -1,0 +1,105 @@
+"""Pure decisions: verified claims + the forwarded request's resource -> allow or a denial.
+
+No I/O here. ``accept_claims`` turns verified claims into what the hot path needs (including the
+ready-made 200 response, so a cached token costs no header building); ``decide`` applies the
+audience (RFC 8707, RFC 9068 §4) and scope (RFC 6750 §3.1) rules for one request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from authgate_shared import redis_keys
+from authgate_shared.claims import GATEWAY_AUDIENCE, audiences
+
+from .challenge import Message
+from .resources import Resource
+
+# Printable ASCII only: a CR/LF (or any control byte) in a claim must never reach a proxy as a
+# header (response splitting), and non-ASCII has no portable header encoding (RFC 9110 §5.5).
+_SAFE_VALUE = re.compile(r"[\x20-\x7e]+").fullmatch
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    status: int
+    error: str
+    """RFC 6750 §3.1 error code: invalid_token or insufficient_scope."""
+    reason: str
+    """Metrics label."""
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    jti: str
+    redis_key: str
+    audiences: frozenset[str]
+    gateway_wide: bool
+    scopes: frozenset[str]
+    exp: int
+    ok_start: Message
+    """The ASGI ``http.response.start`` message of this token's 200."""
+
+
+WRONG_AUDIENCE = Denial(401, "invalid_token", "wrong_audience", "token is not for this resource")
+GATEWAY_TOKEN_REFUSED = Denial(
+    401, "invalid_token", "gateway_token", "this resource requires a token issued for it"
+)
+UNSAFE_CLAIMS = Denial(401, "invalid_token", "unsafe_claims", "token claims cannot be forwarded")
+REVOKED = Denial(401, "invalid_token", "revoked", "token has been revoked")
+
+
+def accept_claims(
+    claims: dict[str, Any], token: bytes, *, forward_token: bool
+) -> VerifiedToken | Denial:
+    """The hot-path view of verified claims, or a denial when they cannot be forwarded safely.
+
+    X-User-Id and X-User-Name are always both sent: Caddy 2.6 forwards a literal placeholder for
+    a missing one (see the reverse-proxy notes), so a token lacking either is refused.
+    """
+    sub, name = claims.get("sub"), claims.get("github_username")
+    client_id, scope = claims.get("client_id"), claims.get("scope", "")
+    values = (sub, name, client_id)
+    if not all(isinstance(v, str) and _SAFE_VALUE(v) for v in values) or not isinstance(scope, str):
+        return UNSAFE_CLAIMS
+    if scope and not _SAFE_VALUE(scope):
+        return UNSAFE_CLAIMS
+    assert isinstance(sub, str) and isinstance(name, str) and isinstance(client_id, str)
+    headers = [
+        (b"content-length", b"0"),
+        (b"x-user-id", sub.encode()),
+        (b"x-user-name", name.encode()),
+        (b"x-client-id", client_id.encode()),
+        (b"x-scopes", scope.encode()),
+    ]
+    if forward_token:
+        headers.append((b"x-auth-token", token))
+    aud = frozenset(audiences(claims))
+    jti: str = claims["jti"]
+    return VerifiedToken(
+        jti=jti,
+        redis_key=redis_keys.token(jti),
+        audiences=aud,
+        gateway_wide=GATEWAY_AUDIENCE in aud,
+        scopes=frozenset(scope.split()),
+        exp=int(claims["exp"]),
+        ok_start={"type": "http.response.start", "status": 200, "headers": headers},
+    )
+
+
+def decide(
+    token: VerifiedToken, resource: Resource, *, require_resource_tokens: bool
+) -> Denial | None:
+    """None to allow; otherwise why not. Revocation is checked afterwards (it needs Redis)."""
+    if resource.uri not in token.audiences:
+        if not token.gateway_wide:
+            return WRONG_AUDIENCE
+        if require_resource_tokens:
+            return GATEWAY_TOKEN_REFUSED
+    if resource.required_scopes and not resource.required_scopes <= token.scopes:
+        missing = " ".join(sorted(resource.required_scopes - token.scopes))
+        return Denial(403, "insufficient_scope", "insufficient_scope", f"missing scope: {missing}")
+    return None

@@ -1,0 +1,144 @@
+"""The verifier's settings: one frozen dataclass built once from the environment.
+
+Nothing else in the verifier reads ``os.environ``. Variables that mean the same thing as in the
+issuer have the issuer's names. ``VerifierSettings.from_env`` collects every problem and raises
+one ``ConfigError`` naming all of them.
+
+Formats of the two per-service variables (hosts are matched case-insensitively):
+
+* ``RESOURCE_PATH_PREFIXES``: comma-separated ``host[:port]/prefix`` entries, for MCP services
+  that share a host, e.g. ``tools.example.com/github,tools.example.com/jira``.
+* ``REQUIRED_SCOPES``: semicolon-separated ``target=scope scope ...`` entries where ``target`` is
+  ``host[:port]`` or ``host[:port]/prefix`` (one resource) or ``*`` (every resource without an
+  entry of its own), e.g. ``mcp-a.example.com=mcp:read mcp:write;*=mcp:*``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from authgate_shared.claims import DEFAULT_SCOPE
+from authgate_shared.config import ConfigError, EnvReader, parse_base_url
+from authgate_shared.keys import MIN_HMAC_BYTES, load_rsa_public_pem, pem_text
+from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
+
+# host[:port] as a proxy forwards it: DNS name, IPv4 or bracketed IPv6 (RFC 3986 §3.2.2).
+HOST_RE = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$"
+)
+# A path prefix: absolute, no dot-segments, escapes, query or fragment (they would make the
+# prefix match differ from the upstream's routing).
+PREFIX_RE = re.compile(r"^(?:/[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*)+$")
+
+
+def _parse_prefixes(value: str) -> dict[str, tuple[str, ...]]:
+    result: dict[str, list[str]] = {}
+    for item in (i.strip() for i in value.split(",")):
+        if not item:
+            continue
+        host, slash, path = item.partition("/")
+        host, prefix = host.lower(), "/" + path.rstrip("/")
+        if not slash or not HOST_RE.match(host) or not PREFIX_RE.match(prefix):
+            raise ValueError(f"entry {item!r} is not host[:port]/prefix")
+        result.setdefault(host, []).append(prefix)
+    # Longest first, so /a/b wins over /a.
+    return {h: tuple(sorted(set(p), key=len, reverse=True)) for h, p in result.items()}
+
+
+def _parse_required_scopes(value: str) -> dict[str, frozenset[str]]:
+    result: dict[str, frozenset[str]] = {}
+    for item in (i.strip() for i in value.split(";")):
+        if not item:
+            continue
+        target, eq, scopes_text = item.partition("=")
+        target, scopes = target.strip().lower().rstrip("/"), frozenset(scopes_text.split())
+        host, _, path = target.partition("/")
+        valid_target = target == "*" or (
+            HOST_RE.match(host) and (not path or PREFIX_RE.match("/" + path))
+        )
+        if not eq or not scopes or not valid_target:
+            raise ValueError(f"entry {item!r} is not target=scope [scope ...]")
+        result[target] = scopes
+    return result
+
+
+@dataclass(frozen=True)
+class VerifierSettings:
+    issuer_url: str
+    redis: RedisSettings
+    jwt_algorithm: str
+    jwt_secret: bytes | None = field(repr=False)
+    rsa_public_key_pem: bytes | None
+    require_resource_tokens: bool
+    revocation_cache_ms: int
+    required_scopes: Mapping[str, frozenset[str]]
+    path_prefixes: Mapping[str, tuple[str, ...]]
+    forward_token_header: bool
+    key_reload_interval: int
+    token_cache_size: int
+    token_cache_ttl: int
+    scopes_supported: tuple[str, ...]
+    log_format: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> VerifierSettings:
+        env = EnvReader(environ)
+        base_domain = env.text("BASE_DOMAIN")
+        issuer_raw = env.text("ISSUER_URL") or (
+            f"https://auth.{base_domain}" if base_domain else None
+        )
+        issuer_url = ""
+        if issuer_raw is None:
+            env.problems.append("ISSUER_URL (or BASE_DOMAIN) is required")
+        else:
+            try:
+                issuer_url = parse_base_url(issuer_raw)
+            except ValueError as exc:
+                env.problems.append(f"ISSUER_URL {exc}")
+
+        algorithm = env.choice("JWT_ALGORITHM", "RS256", ("RS256", "HS256"))
+        secret_text = env.raw("GATEWAY_JWT_SECRET")
+        secret = secret_text.encode() if secret_text else None
+        if algorithm == "HS256" and (secret is None or len(secret) < MIN_HMAC_BYTES):
+            env.problems.append(
+                f"GATEWAY_JWT_SECRET of at least {MIN_HMAC_BYTES} bytes is required when JWT_ALGORITHM=HS256"
+            )
+        public_text = env.raw("GATEWAY_RSA_PUBLIC_KEY")
+        public_pem = pem_text(public_text) if public_text else None
+        if public_pem is not None and algorithm == "RS256":
+            try:
+                load_rsa_public_pem(public_pem)
+            except ValueError as exc:
+                env.problems.append(f"GATEWAY_RSA_PUBLIC_KEY {exc}")
+
+        settings = cls(
+            issuer_url=issuer_url,
+            redis=redis_settings_from_env(env),
+            jwt_algorithm=algorithm,
+            jwt_secret=secret if algorithm == "HS256" else None,
+            rsa_public_key_pem=public_pem if algorithm == "RS256" else None,
+            require_resource_tokens=env.flag("REQUIRE_RESOURCE_TOKENS", False),
+            revocation_cache_ms=env.integer("REVOCATION_CACHE_MS", 0, minimum=0, maximum=60000),
+            required_scopes=env.parsed("REQUIRED_SCOPES", {}, _parse_required_scopes),
+            path_prefixes=env.parsed("RESOURCE_PATH_PREFIXES", {}, _parse_prefixes),
+            forward_token_header=env.flag("FORWARD_AUTH_TOKEN_HEADER", True),
+            key_reload_interval=env.integer("KEY_RELOAD_INTERVAL", 60, minimum=1, maximum=86400),
+            token_cache_size=env.integer("TOKEN_CACHE_SIZE", 10000, minimum=0, maximum=10**6),
+            token_cache_ttl=env.integer("TOKEN_CACHE_TTL", 300, minimum=1, maximum=86400),
+            scopes_supported=env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,)),
+            log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
+            log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        )
+        env.check()
+        return settings
+
+    @classmethod
+    def from_process_env(cls) -> VerifierSettings:
+        return cls.from_env(os.environ)
+
+
+__all__ = ["ConfigError", "VerifierSettings"]

@@ -1,0 +1,90 @@
+"""Configuration: defaults, the per-service formats, and one message naming every problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from authgate_shared.config import ConfigError
+from authgate_verifier.settings import VerifierSettings
+
+BASE = {"ISSUER_URL": "https://auth.example.com", "REDIS_URL": "redis://127.0.0.1:1/0"}
+
+
+def test_defaults() -> None:
+    s = VerifierSettings.from_env(BASE)
+    assert s.issuer_url == "https://auth.example.com"
+    assert s.jwt_algorithm == "RS256"
+    assert s.rsa_public_key_pem is None and s.jwt_secret is None
+    assert s.require_resource_tokens is False
+    assert s.revocation_cache_ms == 0
+    assert s.forward_token_header is True
+    assert s.key_reload_interval == 60
+    assert dict(s.required_scopes) == {} and dict(s.path_prefixes) == {}
+
+
+def test_issuer_url_defaults_from_base_domain_and_is_normalised() -> None:
+    assert VerifierSettings.from_env({"BASE_DOMAIN": "example.org"}).issuer_url == (
+        "https://auth.example.org"
+    )
+    assert VerifierSettings.from_env({"ISSUER_URL": "HTTPS://Auth.Example.com/"}).issuer_url == (
+        "https://auth.example.com"
+    )
+
+
+def test_path_prefixes_and_required_scopes_formats() -> None:
+    s = VerifierSettings.from_env(
+        {
+            **BASE,
+            "RESOURCE_PATH_PREFIXES": "Tools.Example.com/github, tools.example.com/github/v2,tools.example.com/jira/",
+            "REQUIRED_SCOPES": "mcp-a.example.com=mcp:read mcp:write; tools.example.com/jira=jira ;*=mcp:*",
+        }
+    )
+    assert s.path_prefixes == {"tools.example.com": ("/github/v2", "/github", "/jira")}
+    assert s.required_scopes == {
+        "mcp-a.example.com": frozenset({"mcp:read", "mcp:write"}),
+        "tools.example.com/jira": frozenset({"jira"}),
+        "*": frozenset({"mcp:*"}),
+    }
+
+
+def test_every_problem_is_named_at_once() -> None:
+    env = {
+        "ISSUER_URL": "ftp://x",
+        "JWT_ALGORITHM": "HS256",
+        "GATEWAY_JWT_SECRET": "short",
+        "REVOCATION_CACHE_MS": "-1",
+        "REQUIRE_RESOURCE_TOKENS": "maybe",
+        "RESOURCE_PATH_PREFIXES": "tools.example.com/../x",
+        "REQUIRED_SCOPES": "mcp-a.example.com",
+        "KEY_RELOAD_INTERVAL": "soon",
+        "REDIS_URL": "http://nope",
+    }
+    with pytest.raises(ConfigError) as info:
+        VerifierSettings.from_env(env)
+    message = str(info.value)
+    for name in env:
+        assert name in message, name
+    assert len(info.value.problems) == len(env) - 1  # one problem names JWT_ALGORITHM too
+
+
+def test_bad_public_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match="GATEWAY_RSA_PUBLIC_KEY"):
+        VerifierSettings.from_env({**BASE, "GATEWAY_RSA_PUBLIC_KEY": "not a pem"})
+
+
+def test_bad_config_exits_2_with_one_message() -> None:
+    env = {"PATH": "/usr/bin:/bin", "JWT_ALGORITHM": "none", "REVOCATION_CACHE_MS": "x"}
+    result = subprocess.run(
+        [sys.executable, "-m", "authgate_verifier", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    for name in ("ISSUER_URL", "JWT_ALGORITHM", "REVOCATION_CACHE_MS"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,55 @@
+"""The verified-token cache: bounded, never past exp, lifetimes jittered."""
+
+from __future__ import annotations
+
+import random
+
+from authgate_verifier.decision import VerifiedToken
+from authgate_verifier.token_cache import TokenCache
+
+
+def verified(exp: int) -> VerifiedToken:
+    return VerifiedToken(
+        jti="g.n",
+        redis_key="oauth:token:{g}.n",
+        audiences=frozenset(),
+        gateway_wide=True,
+        scopes=frozenset(),
+        exp=exp,
+        ok_start={},
+    )
+
+
+def test_entry_never_outlives_exp() -> None:
+    cache = TokenCache(max_entries=10, max_age=3600)
+    cache.put(b"t", verified(exp=1000), now=990)
+    assert cache.get(b"t", 999.9) is not None
+    assert cache.get(b"t", 1000) is None
+    assert len(cache) == 0
+    cache.put(b"old", verified(exp=1000), now=1000)
+    assert len(cache) == 0
+
+
+def test_lifetimes_are_jittered_within_max_age() -> None:
+    cache = TokenCache(max_entries=1000, max_age=100, rng=random.Random(1))
+    for i in range(200):
+        cache.put(str(i).encode(), verified(exp=10**9), now=0)
+    expiries = [entry[0] for entry in cache._entries.values()]
+    assert all(80 <= e <= 100 for e in expiries)
+    assert max(expiries) - min(expiries) > 10  # spread, not one cliff
+    assert cache.get(b"1", 100) is None
+
+
+def test_bounded_with_oldest_evicted() -> None:
+    cache = TokenCache(max_entries=3, max_age=100)
+    for name in (b"a", b"b", b"c", b"d"):
+        cache.put(name, verified(exp=10**9), now=0)
+    assert len(cache) == 3
+    assert cache.get(b"a", 1) is None
+    assert cache.get(b"d", 1) is not None
+
+
+def test_size_zero_disables() -> None:
+    cache = TokenCache(max_entries=0, max_age=100)
+    cache.put(b"a", verified(exp=10**9), now=0)
+    assert cache.get(b"a", 1) is None
