@@ -1,0 +1,1 @@
+"""``make run``: the whole gateway on one machine, without Docker (``python -m devstack``)."""

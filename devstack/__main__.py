@@ -1,0 +1,85 @@
+"""``make run`` / ``python -m devstack``: the whole gateway on this machine, in the foreground.
+
+Redis, the issuer, the verifier, the GitHub stand-in (unless GITHUB_CLIENT_ID is set) and a demo
+MCP server behind Caddy or nginx; logs prefixed with the service name; Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .redis_bin import find_redis_server
+from .stack import DEFAULT_PORTS, Plan, children, choose_proxy
+from .supervisor import Supervisor
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    for name, default in DEFAULT_PORTS.items():
+        env_name = f"DEVSTACK_{name.upper()}_PORT"
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=int(os.environ.get(env_name, default)),
+            help=f"default {default} (env {env_name})",
+        )
+    parser.add_argument("--run-dir", type=Path, default=Path(".run"), help="state (default .run)")
+    parser.add_argument(
+        "--proxy",
+        choices=["caddy", "nginx", "none"],
+        help="default: Caddy if installed, else nginx",
+    )
+    return parser.parse_args(argv)
+
+
+def banner(plan: Plan) -> list[str]:
+    mcp = plan.url("gateway") + "/mcp" if plan.proxy else plan.url("mcp") + "/mcp"
+    lines = [
+        "Authgate is running; Ctrl-C stops everything.",
+        f"  MCP server ({plan.proxy or 'NO PROXY: unauthenticated'}): {mcp}",
+        f"  issuer:    {plan.url('issuer')}  (metadata: /.well-known/oauth-authorization-server)",
+        f"  verifier:  {plan.url('verifier')}",
+    ]
+    if plan.dev_login:
+        lines.append(f"  GitHub stand-in (dev login, pick any user name): {plan.url('github')}")
+    lines += [
+        f"  Redis:     redis://127.0.0.1:{plan.ports['redis']}/0  (data in {plan.run_dir}/redis)",
+        "Try it (401 with WWW-Authenticate: Bearer resource_metadata=...):",
+        f"  curl -i {mcp}",
+        f"Then add {mcp} to an MCP client (Claude, VS Code, MCP Inspector) and log in.",
+    ]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    proxy = choose_proxy() if args.proxy is None else (None if args.proxy == "none" else args.proxy)
+    ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
+    plan = Plan(ports, args.run_dir, proxy, dev_login=not os.environ.get("GITHUB_CLIENT_ID"))
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    if proxy is None:
+        supervisor.say(
+            "devstack",
+            "WARNING: neither caddy nor nginx is installed; the demo MCP "
+            "server runs WITHOUT the gateway in front (apt-get install caddy)",
+        )
+    code = 0
+    try:
+        for child in children(plan, find_redis_server()):
+            supervisor.start(child)
+        for line in banner(plan):
+            supervisor.say("devstack", line)
+        code = supervisor.wait()
+    except (RuntimeError, FileNotFoundError) as exc:
+        supervisor.say("devstack", f"ERROR: {exc}")
+        code = 1
+    finally:
+        supervisor.stop()
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""The demo MCP server behind the gateway: the official SDK's server with an ``echo`` tool.
+
+``python -m devstack.demo_mcp --port 8000``. It trusts the proxy in front of it: ``X-User-Name``
+is set by the verifier through the proxy (client-sent copies are stripped there), so ``whoami``
+shows who the gateway says is calling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+# Loopback hosts on any port: what a browser or MCP client on this machine sends through the proxy.
+LOCAL_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+
+
+def build_app(allowed_hosts: list[str]) -> Starlette:
+    server: MCPServer[object] = MCPServer(
+        "authgate-demo", instructions="Echoes text back.", log_level="WARNING"
+    )
+
+    @server.tool(description="Return the given text unchanged.")
+    def echo(text: str) -> str:
+        return text
+
+    @server.tool(description="Return the user name the gateway forwarded with this call.")
+    def whoami(ctx: Context) -> str:
+        headers = ctx.headers or {}
+        return headers.get("x-user-name", "") or "(no X-User-Name header)"
+
+    # DNS-rebinding protection stays on: only the public hosts of the gateway are accepted.
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=[f"http://{h}" for h in allowed_hosts]
+        + [f"https://{h}" for h in allowed_hosts],
+    )
+    app = server.streamable_http_app(transport_security=security)
+    app.add_route("/health", _health, methods=["GET"])
+    return app
+
+
+async def _health(_: Request) -> Response:
+    return JSONResponse({"status": "healthy"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="demo-mcp", description="Demo MCP server (echo tool)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        help="Host header value the server accepts (repeatable; host:* for any port); "
+        "also DEMO_MCP_ALLOWED_HOSTS, comma-separated. Default: loopback on any port.",
+    )
+    args = parser.parse_args(argv)
+    extra = [h.strip() for h in os.environ.get("DEMO_MCP_ALLOWED_HOSTS", "").split(",")]
+    hosts = [*args.allowed_host, *(h for h in extra if h)] or list(LOCAL_HOSTS)
+    uvicorn.run(build_app(hosts), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""What ``make run`` starts: the processes, their environments and their readiness checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+from testsupport.proxies import ProxyProcess, Routes
+
+from .redis_bin import redis_command
+from .supervisor import Child
+
+# Fixed defaults (README, "Run it locally"); each can be changed with a flag or DEVSTACK_*_PORT.
+DEFAULT_PORTS = {
+    "gateway": 8080,
+    "issuer": 8000,
+    "verifier": 8090,
+    "mcp": 8091,
+    "github": 8070,
+    "redis": 6390,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    ports: dict[str, int]
+    run_dir: Path
+    proxy: str | None
+    dev_login: bool
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+
+def choose_proxy() -> str | None:
+    """Caddy (it passes the client's Host and keeps 403 challenges as-is), else nginx."""
+    return next((kind for kind in ("caddy", "nginx") if shutil.which(kind)), None)
+
+
+def http_ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def redis_ready(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def python_service(plan: Plan, name: str, module: str, env: dict[str, str], *extra: str) -> Child:
+    """``python -m module`` on its loopback port, ready when ``/health`` answers 200."""
+    port = str(plan.ports[name])
+    args = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", port, *extra]
+    return Child(name, args, env=env, ready=lambda: http_ready(plan.url(name) + "/health"))
+
+
+def children(plan: Plan, redis_binary: str) -> list[Child]:
+    redis_url = f"redis://127.0.0.1:{plan.ports['redis']}/0"
+    keys_dir = plan.run_dir / "keys"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    keys_dir.chmod(0o700)
+    gateway_hosts = [f"127.0.0.1:{plan.ports['gateway']}", f"localhost:{plan.ports['gateway']}"]
+    common = {"REDIS_URL": redis_url, "ISSUER_URL": plan.url("issuer"), "LOG_FORMAT": "text"}
+    issuer_env = {
+        **common,
+        "KEYS_DIR": str(keys_dir),
+        # Dev default: whoever logs in through the stand-in; a real GitHub app should list people.
+        "ALLOWED_GITHUB_USERS": os.environ.get("ALLOWED_GITHUB_USERS", "*"),
+        "ALLOWED_RESOURCES": os.environ.get(
+            "ALLOWED_RESOURCES", ",".join(f"http://{h}" for h in gateway_hosts)
+        ),
+    }
+    result = [
+        Child(
+            "redis",
+            redis_command(redis_binary, plan.ports["redis"], plan.run_dir / "redis"),
+            ready=lambda: redis_ready(redis_url),
+        )
+    ]
+    if plan.dev_login:
+        github = plan.url("github")
+        issuer_env |= {
+            "AUTHGATE_DEV_LOGIN": "true",
+            "GITHUB_BASE_URL": github,
+            "GITHUB_API_URL": github,
+        }
+        callback = ["--callback-url", plan.url("issuer") + "/callback"]
+        result.append(python_service(plan, "github", "authgate_issuer.devlogin", {}, *callback))
+        result[-1].ready = lambda: port_open(plan.ports["github"])
+    result += [
+        python_service(plan, "issuer", "authgate_issuer", issuer_env),
+        python_service(plan, "verifier", "authgate_verifier", common),
+        python_service(plan, "mcp", "devstack.demo_mcp", {}),
+    ]
+    if plan.proxy is not None:
+        routes = Routes(
+            listen=f"127.0.0.1:{plan.ports['gateway']}",
+            verifier=f"127.0.0.1:{plan.ports['verifier']}",
+            upstream=f"127.0.0.1:{plan.ports['mcp']}",
+        )
+        proxy_dir = (plan.run_dir / "proxy" / plan.proxy).resolve()
+        proxy_dir.mkdir(parents=True, exist_ok=True)
+        args, env = ProxyProcess(plan.proxy, proxy_dir, routes).command()
+        gateway = plan.url("gateway")
+        result.append(
+            Child(
+                plan.proxy,
+                args,
+                env=env,
+                ready=lambda: http_ready(gateway + "/.well-known/oauth-protected-resource"),
+            )
+        )
+    return result

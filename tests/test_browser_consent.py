@@ -1,0 +1,159 @@
+"""The consent page in a real browser: Debian's Chromium driven by Playwright.
+
+Screenshots of every step are saved under artifacts/ (gitignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+
+from testsupport.browser_flow import new_pkce
+from testsupport.echo_upstream import EchoUpstream
+from testsupport.flows import register
+from testsupport.stack import RESOURCE_A, Stack, StackOptions, running_stack
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EVIL_NAME = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    options = StackOptions(verifier=False)
+    with running_stack(tmp_path_factory.mktemp("browser-stack"), options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client_app() -> Iterator[EchoUpstream]:
+    """The MCP client's loopback redirect target, so the browser lands on a real page."""
+    app = EchoUpstream().start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    """Messages of every JavaScript dialog a page opened (an injected alert() would land here)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, dialogs: list[str]) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    yield page
+    context.close()
+
+
+def authorize_url(stack: Stack, redirect_uri: str, name: str) -> str:
+    client = register(
+        httpx.Client(timeout=10),
+        stack.issuer_url,
+        public=True,
+        name=name,
+        redirect_uri=redirect_uri,
+    )
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": new_pkce().challenge,
+        "code_challenge_method": "S256",
+        "state": "browser-state",
+        "resource": RESOURCE_A,
+    }
+    return f"{stack.issuer_url}/authorize?{urlencode(params)}"
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"consent-{name}.png"), full_page=True)
+
+
+def landed(page: Page, client_app: EchoUpstream) -> dict[str, str]:
+    """The query the client's redirect URI received (from the browser and from the server)."""
+    page.wait_for_url(f"{client_app.url}/callback?*")
+    query = dict(parse_qsl(urlsplit(page.url).query))
+    paths = [r.path for r in client_app.received]
+    assert "/callback?" + urlsplit(page.url).query in paths
+    return query
+
+
+def open_consent(page: Page, stack: Stack, client_app: EchoUpstream, name: str) -> None:
+    page.goto(authorize_url(stack, f"{client_app.url}/callback", name))
+    assert page.title() == "Authorize access"
+    assert page.locator("strong").first.inner_text() == name
+    body = page.inner_text("body")
+    assert f"You will be sent back to 127.0.0.1 ({client_app.url}/callback)" in body
+    assert "loopback address" in page.locator(".warn").inner_text()
+
+
+def test_deny_sends_access_denied_to_the_client(
+    page: Page, stack: Stack, client_app: EchoUpstream
+) -> None:
+    open_consent(page, stack, client_app, "Browser Test Client")
+    shot(page, "page")
+    page.get_by_role("button", name="Deny").click()
+    query = landed(page, client_app)
+    shot(page, "denied")
+    assert query["error"] == "access_denied"
+    assert query["state"] == "browser-state"
+    assert query["iss"] == stack.issuer_url
+    assert "code" not in query
+
+
+def test_approve_then_github_login_gives_the_client_a_code(
+    page: Page, stack: Stack, client_app: EchoUpstream
+) -> None:
+    open_consent(page, stack, client_app, "Browser Test Client")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_url(f"{stack.standin.url}/login/oauth/authorize?*")
+    shot(page, "github-standin")
+    page.get_by_label("Login").fill("octocat")
+    page.get_by_role("button", name="Sign in").click()
+    query = landed(page, client_app)
+    shot(page, "approved")
+    assert len(query["code"]) >= 22
+    assert query["state"] == "browser-state"
+    assert query["iss"] == stack.issuer_url
+
+
+def test_client_name_with_markup_shows_as_text(
+    page: Page, stack: Stack, client_app: EchoUpstream, dialogs: list[str]
+) -> None:
+    open_consent(page, stack, client_app, EVIL_NAME)
+    shot(page, "escaped-name")
+    assert page.locator("img").count() == 0
+    assert dialogs == []
