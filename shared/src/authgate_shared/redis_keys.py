@@ -114,6 +114,21 @@ def all_tokens_pattern() -> str:
     return f"{PREFIX}token:*"
 
 
+def all_client_grants_pattern() -> str:
+    """SCAN MATCH pattern for every client's grant index (admin CLI only)."""
+    return f"{PREFIX}client_grants:*"
+
+
+def all_grant_tokens_pattern() -> str:
+    """SCAN MATCH pattern for every grant's jti set (admin CLI only)."""
+    return f"{PREFIX}grant_tokens:*"
+
+
+def all_user_tokens_pattern() -> str:
+    """SCAN MATCH pattern for every user's token index (admin CLI only)."""
+    return f"{PREFIX}user_tokens:*"
+
+
 def id_from_key(key: str) -> str:
     """The id inside the hash tag of a key built above (admin CLI, scans)."""
     start = key.index("{") + 1
