@@ -44,7 +44,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/src services/issuer/src services/verifier/src testsupport
+	$(BIN)/mypy shared/src services/issuer/src services/verifier/src testsupport devstack bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -23,13 +23,14 @@ class RedisServer:
         appendonly: bool = False,
         password: str | None = None,
         port: int | None = None,
+        binary: str | None = None,
     ) -> None:
         self.directory = directory
         self.appendonly = appendonly
         self.password = password
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        binary = shutil.which("redis-server")
+        binary = binary or shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.binary = binary

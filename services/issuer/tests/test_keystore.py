@@ -14,7 +14,9 @@ from authgate_issuer.settings import IssuerSettings
 from authgate_shared.keys import parse_jwks, rsa_public_jwk
 
 
-def test_first_start_generates_an_owner_only_key_and_restarts_reuse_it(empty_keys_dir: Path) -> None:
+def test_first_start_generates_an_owner_only_key_and_restarts_reuse_it(
+    empty_keys_dir: Path,
+) -> None:
     keys_dir = empty_keys_dir
     first = keystore.load_or_create(keys_dir)
     assert first.current.algorithm == "RS256"
@@ -93,3 +95,28 @@ def test_jwks_is_served_and_published_to_redis(client, redis_client) -> None:
     assert orjson.loads(redis_client.get("oauth:jwks")) == served
     etag = response.headers["etag"]
     assert client.get("/jwks", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_running_issuer_picks_up_a_rotated_key_without_restart(
+    settings: IssuerSettings, redis_client
+) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from authgate_issuer.app import create_app
+
+    with TestClient(create_app(settings, key_refresh_seconds=0.1)) as client:
+        before = {k["kid"] for k in client.get("/jwks").json()["keys"]}
+        new = keystore.add_key(
+            settings.keys_dir, rsa.generate_private_key(65537, 2048), make_current=True
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            served = {k["kid"] for k in client.get("/jwks").json()["keys"]}
+            if new.kid in served:
+                break
+            time.sleep(0.05)
+        assert served == before | {new.kid}
+        assert set(parse_jwks(redis_client.get("oauth:jwks"))) == served
+        assert client.app.state.ctx.keys.current.kid == new.kid  # type: ignore[attr-defined]

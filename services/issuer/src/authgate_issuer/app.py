@@ -21,7 +21,7 @@ from starlette.responses import Response
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_redis
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
-from . import logs
+from . import logs, metrics, request_id
 from .context import IssuerContext
 from .endpoints import (
     authorize,
@@ -37,24 +37,37 @@ from .endpoints import (
     token,
 )
 from .errors import OAuthError
-from .keystore import load_key_ring, publish_jwks
+from .keystore import load_key_ring, publish_jwks, ring_version
 from .middleware import BodyLimit, SecurityHeaders
 from .responses import json_response
 from .settings import IssuerSettings
 
 LOG = logging.getLogger("authgate.issuer")
-JWKS_REPUBLISH_SECONDS = 30
+JWKS_REPUBLISH_SECONDS = 30.0
 
 
-async def _keep_jwks_published(ctx: IssuerContext) -> None:
+async def _keep_jwks_published(ctx: IssuerContext, period: float) -> None:
     """Publish the JWK Set now and periodically, so a Redis that was down at start-up, or was
-    restored from an old backup, gets the keys again without an issuer restart."""
+    restored from an old backup, gets the keys again without an issuer restart.
+
+    When the key directory changed (``authgate keys rotate`` / ``keys prune``), the ring is
+    re-read first, so every replica signs with the new key within one period and none
+    republishes a stale set over it. The re-read is rare and small, so it runs inline.
+    """
+    version = ring_version(ctx.settings)
     while True:
+        latest = ring_version(ctx.settings)
+        if latest != version:
+            try:
+                ctx.keys = load_key_ring(ctx.settings)
+                version = latest
+            except (OSError, RuntimeError, ValueError):
+                LOG.error("could not re-read the signing keys; keeping the loaded ones")
         try:
             await publish_jwks(ctx.redis, ctx.keys)
         except REDIS_DOWN_ERRORS:
             LOG.warning("could not publish the JWK Set to Redis; will retry")
-        await asyncio.sleep(JWKS_REPUBLISH_SECONDS)
+        await asyncio.sleep(period)
 
 
 def create_app(
@@ -62,6 +75,7 @@ def create_app(
     *,
     clock: Clock = system_clock,
     random: RandomBytes = system_random,
+    key_refresh_seconds: float = JWKS_REPUBLISH_SECONDS,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +93,7 @@ def create_app(
                 started_at=clock(),
             )
             app.state.ctx = ctx
-            publisher = asyncio.create_task(_keep_jwks_published(ctx))
+            publisher = asyncio.create_task(_keep_jwks_published(ctx, key_refresh_seconds))
             try:
                 yield
             finally:
@@ -148,6 +162,9 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    metrics.install(app, settings)
+    # Last, so it is outermost and every other middleware's log lines carry the request id.
+    request_id.install(app, settings)
     return app
 
 

@@ -22,8 +22,12 @@ def new_secret(random: RandomBytes, nbytes: int = SECRET_BYTES) -> str:
 
 
 def new_id(random: RandomBytes, nbytes: int = 16) -> str:
-    """A non-secret identifier (client ids, grant ids): URL-safe, no '.', no braces."""
-    return base64.urlsafe_b64encode(random(nbytes)).rstrip(b"=").decode("ascii")
+    """A non-secret identifier (client ids, grant ids).
+
+    Lower-case hex: never starts with '-' (which command lines read as an option), and holds no
+    '.', '_' or braces, which the jti and Redis hash-tag formats give a meaning.
+    """
+    return random(nbytes).hex()
 
 
 def hash_secret(secret: str) -> str:

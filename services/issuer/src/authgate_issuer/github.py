@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
+from . import metrics
 from .settings import IssuerSettings
 
 USER_AGENT = "authgate-issuer"
@@ -50,13 +51,16 @@ class GitHubUser:
     email: str | None
 
 
-async def _send(http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+async def _send(http: httpx.AsyncClient, request: httpx.Request, call: str) -> httpx.Response:
     try:
-        response = await http.send(request)
+        with metrics.github_call(call):
+            response = await http.send(request)
     except httpx.TimeoutException as exc:
         raise GitHubUnavailable("GitHub did not answer in time") from exc
     except httpx.HTTPError as exc:
         raise GitHubUnavailable("GitHub could not be reached") from exc
+    if response.status_code >= 400:
+        metrics.github_error(call, f"http_{response.status_code}")
     if response.status_code >= 500 or response.status_code == 429:
         raise GitHubUnavailable(f"GitHub answered {response.status_code}")
     return response
@@ -87,11 +91,13 @@ async def exchange_code(http: httpx.AsyncClient, settings: IssuerSettings, code:
         },
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
     )
-    response = await _send(http, request)
+    response = await _send(http, request, "access_token")
     if response.status_code != 200:
         raise GitHubError(f"GitHub token endpoint answered {response.status_code}")
     body = _token_body(response)
     error = body.get("error")
+    if error is not None:
+        metrics.github_error("access_token", str(error)[:40])
     if error == "bad_verification_code":
         raise GitHubDenied("GitHub refused the authorization code (expired or used)")
     if error is not None:
@@ -114,7 +120,7 @@ async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: s
             "User-Agent": USER_AGENT,
         },
     )
-    response = await _send(http, request)
+    response = await _send(http, request, "user")
     if response.status_code != 200:
         raise GitHubError(f"GitHub /user answered {response.status_code}")
     try:

@@ -149,6 +149,21 @@ def load_key_ring(settings: IssuerSettings) -> KeyRing:
     return load_or_create(settings.keys_dir)
 
 
+def ring_version(settings: IssuerSettings) -> int | None:
+    """A cheap fingerprint of the key directory (None when keys come from the environment).
+
+    Adding or removing a key file changes the directory's mtime and moving ``current`` changes
+    that file's, so a change of either means the ring must be re-read.
+    """
+    if settings.jwt_algorithm == "HS256" or settings.rsa_private_key_pem is not None:
+        return None
+    try:
+        current = (settings.keys_dir / CURRENT).stat().st_mtime_ns
+        return settings.keys_dir.stat().st_mtime_ns ^ current
+    except OSError:
+        return None
+
+
 async def publish_jwks(redis: aioredis.Redis, ring: KeyRing) -> None:
     """Publish the public JWK Set for verifiers (an empty set for HS256)."""
     await redis.set(redis_keys.JWKS, ring.jwks())

@@ -20,10 +20,12 @@ HOUR = 3600
 
 
 async def _hit(ctx: IssuerContext, key: str, window: int) -> int:
+    # SET NX EX then INCR rather than EXPIRE NX, which needs Redis 7; the bundled Redis of
+    # `make run` on machines without redis-server is 6.2.
     async with ctx.redis.pipeline(transaction=False) as pipe:
+        pipe.set(key, 0, ex=window + 1, nx=True)
         pipe.incr(key)
-        pipe.expire(key, window + 1, nx=True)
-        count, _ = await pipe.execute()
+        _, count = await pipe.execute()
     return int(count)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hmac
 
-from . import logs, pkce
+from . import logs, metrics, pkce
 from .allowlist import is_allowed
 from .context import IssuerContext
 from .credentials import hash_secret, new_secret
@@ -87,6 +87,7 @@ async def authorization_code(
         ttl=ctx.settings.code_lifetime,
     )
     await _still_registered(ctx, client, tokens.grant_id)
+    metrics.token_issued()
     logs.event(
         "token_issued",
         grant_type="authorization_code",
@@ -106,6 +107,7 @@ async def _replayed(ctx: IssuerContext, client: ClientRecord, code_value: str) -
     if redeemed is None or redeemed[1] != client.client_id:
         return
     existed, jtis = await grants.revoke_grant(ctx.redis, redeemed[0])
+    metrics.tokens_revoked(len(jtis), "code_replay")
     logs.event(
         "code_replay_detected",
         client_id=client.client_id,
@@ -143,6 +145,7 @@ async def refresh_token(ctx: IssuerContext, client: ClientRecord, params: Params
     except GrantRevoked:
         raise InvalidGrant("the grant was revoked") from None
     await _still_registered(ctx, client, grant.grant_id)
+    metrics.token_refreshed()
     logs.event(
         "token_refreshed",
         client_id=client.client_id,
@@ -162,6 +165,7 @@ async def _rotate(
         ctx.redis, grant, presented_hash=presented, new_hash=new, now=now, ttl=ttl
     )
     if status == "reuse":
+        metrics.tokens_revoked(len(jtis), "refresh_reuse")
         logs.event(
             "refresh_token_reuse_detected",
             client_id=client.client_id,

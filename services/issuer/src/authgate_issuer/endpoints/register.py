@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from authgate_shared.runtime import RandomBytes
 
-from .. import logs
+from .. import logs, metrics, ratelimit
 from ..client_metadata import parse_json_object, validate_client_metadata
 from ..context import IssuerContext, get_context
 from ..credentials import hash_secret, new_id, new_secret
@@ -87,6 +87,10 @@ def issued_response(issued: IssuedClient, issuer_url: str) -> dict[str, Any]:
 
 @router.post("/register")
 async def register(request: Request, ctx: IssuerContext = Depends(get_context)) -> Response:
+    await ratelimit.limit_per_address(
+        ctx, request, "register", ctx.settings.register_rate_per_minute
+    )
+    await ratelimit.cap_registrations(ctx)
     data = parse_json_object(request.headers.get("content-type"), await request.body())
     metadata = validate_client_metadata(data, ctx.settings)
     now = ctx.now()
@@ -94,6 +98,7 @@ async def register(request: Request, ctx: IssuerContext = Depends(get_context)) 
         metadata, now=now, lifetime=ctx.settings.client_lifetime, random=ctx.random
     )
     await save_client(ctx.redis, issued.record, now)
+    metrics.registration()
     logs.event(
         "client_registered",
         client_id=issued.record.client_id,

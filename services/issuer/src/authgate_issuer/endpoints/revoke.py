@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from .. import logs
+from .. import logs, metrics
 from ..client_auth import authenticate, read_form
 from ..context import IssuerContext, get_context
 from ..responses import json_response
@@ -33,9 +33,11 @@ async def revoke(request: Request, ctx: IssuerContext = Depends(get_context)) ->
     if isinstance(found, AccessToken):
         jti = str(found.claims["jti"])
         revoked = await grants.revoke_token(ctx.redis, jti)
+        metrics.tokens_revoked(int(revoked), "revoke")
         logs.event("token_revoked", client_id=client.client_id, jti=jti, revoked=revoked)
     else:
         _, jtis = await grants.revoke_grant(ctx.redis, found.grant.grant_id)
+        metrics.tokens_revoked(len(jtis), "revoke")
         logs.event(
             "grant_revoked",
             client_id=client.client_id,
