@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         workers=args.workers,
         proxy_headers=False,
+        # h11 caps a request's header block (16 KiB) and answers 400 beyond it; httptools has
+        # no limit at all, so an endless header would grow a worker's memory unbounded.
+        http="h11",
         server_header=False,
         access_log=False,
         log_level="warning",
