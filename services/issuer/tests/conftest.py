@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
+from testsupport.admin_cli import admin_env, open_app
 from testsupport.issuer import issuer_env, start_issuer
 from testsupport.service import ServiceProcess
 
@@ -37,3 +38,22 @@ def issuer_process(env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProce
     proc = start_issuer(env, tmp_path, issuer_url_from_port=True)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def open_settings(redis_url: str, keys_dir: Path) -> IssuerSettings:
+    """Settings that let every GitHub user in (ALLOWED_GITHUB_USERS=*)."""
+    return IssuerSettings.from_env(issuer_env(redis_url, keys_dir, ALLOWED_GITHUB_USERS="*"))
+
+
+@pytest.fixture
+def app(open_settings: IssuerSettings) -> Iterator[TestClient]:
+    """The real app on ``open_settings`` (admin CLI tests make their data through it)."""
+    with open_app(open_settings) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def cli_env(redis_url: str, keys_dir: Path) -> dict[str, str]:
+    """The environment of the ``authgate`` admin CLI for the private Redis."""
+    return admin_env(redis_url, keys_dir)

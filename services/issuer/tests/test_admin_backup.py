@@ -33,17 +33,6 @@ from testsupport.redis_server import RedisServer
 
 
 @pytest.fixture
-def open_settings(redis_url: str, keys_dir: Path) -> IssuerSettings:
-    return IssuerSettings.from_env(issuer_env(redis_url, keys_dir, ALLOWED_GITHUB_USERS="*"))
-
-
-@pytest.fixture
-def app(open_settings: IssuerSettings) -> Iterator[TestClient]:
-    with open_app(open_settings) as client:
-        yield client
-
-
-@pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "scratch").start()
     yield server

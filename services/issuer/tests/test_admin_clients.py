@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared import redis_keys
 from testsupport.admin_cli import (
-    admin_env,
     drain,
     jti_of,
     login,
-    open_app,
     refresh,
     register,
     run,
     run_process,
 )
-from testsupport.issuer import issuer_env
-
-
-@pytest.fixture
-def open_settings(redis_url: str, keys_dir: Path) -> IssuerSettings:
-    return IssuerSettings.from_env(issuer_env(redis_url, keys_dir, ALLOWED_GITHUB_USERS="*"))
-
-
-@pytest.fixture
-def app(open_settings: IssuerSettings) -> Iterator[TestClient]:
-    with open_app(open_settings) as client:
-        yield client
-
-
-@pytest.fixture
-def cli_env(redis_url: str, keys_dir: Path) -> dict[str, str]:
-    return admin_env(redis_url, keys_dir)
 
 
 def test_list_shows_each_client_with_live_token_counts(

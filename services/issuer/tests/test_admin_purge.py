@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 
@@ -16,20 +14,9 @@ from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import grants
 from authgate_issuer.store.clients import ClientRecord, save_client
 from authgate_shared import redis_keys
-from testsupport.admin_cli import admin_env, drain, login, open_app, refresh, register, run
+from testsupport.admin_cli import admin_env, drain, login, refresh, register, run
 from testsupport.issuer import issuer_env
 from testsupport.issuer_ctx import issuer_context
-
-
-@pytest.fixture
-def open_settings(redis_url: str, keys_dir: Path) -> IssuerSettings:
-    return IssuerSettings.from_env(issuer_env(redis_url, keys_dir, ALLOWED_GITHUB_USERS="*"))
-
-
-@pytest.fixture
-def app(open_settings: IssuerSettings) -> Iterator[TestClient]:
-    with open_app(open_settings) as client:
-        yield client
 
 
 def grant(

@@ -12,17 +12,16 @@ import logging
 import os
 from collections.abc import AsyncIterator
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_redis
+from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
 from . import logs, metrics, request_id
-from .context import IssuerContext
+from .context import IssuerContext, open_context
 from .endpoints import (
     authorize,
     callback,
@@ -79,26 +78,13 @@ def create_app(
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keys = await asyncio.to_thread(load_key_ring, settings)
-        redis = create_redis(settings.redis)
-        timeout = httpx.Timeout(settings.github_timeout, connect=min(settings.github_timeout, 5.0))
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
-            ctx = IssuerContext(
-                settings=settings,
-                redis=redis,
-                keys=keys,
-                http=http,
-                clock=clock,
-                random=random,
-                started_at=clock(),
-            )
+        async with open_context(settings, clock=clock, random=random) as ctx:
             app.state.ctx = ctx
             publisher = asyncio.create_task(_keep_jwks_published(ctx, key_refresh_seconds))
             try:
                 yield
             finally:
                 publisher.cancel()
-                await redis.aclose()
 
     app = FastAPI(
         title="Authgate issuer",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import redis.asyncio as aioredis
 from fastapi import Request
 
-from authgate_shared.runtime import Clock, RandomBytes
+from authgate_shared.redis_conn import create_redis
+from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
-from .keystore import KeyRing
+from .keystore import KeyRing, load_key_ring
 from .settings import IssuerSettings
 
 
@@ -29,7 +33,45 @@ class IssuerContext:
         return int(self.clock())
 
 
-def get_context(request: Request) -> IssuerContext:
-    """FastAPI dependency: the context stored on the app at start-up."""
+def context_of(request: Request) -> IssuerContext:
+    """The context stored on the app at start-up (for handlers too hot for ``Depends``)."""
     ctx: IssuerContext = request.app.state.ctx
     return ctx
+
+
+async def get_context(request: Request) -> IssuerContext:
+    """FastAPI dependency: the context stored on the app at start-up.
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    hand-off on every request of every endpoint for one attribute read."""
+    return context_of(request)
+
+
+@contextlib.asynccontextmanager
+async def open_context(
+    settings: IssuerSettings,
+    *,
+    clock: Clock = system_clock,
+    random: RandomBytes = system_random,
+) -> AsyncIterator[IssuerContext]:
+    """Load the key ring, open the Redis and GitHub clients; close them on exit.
+
+    The app's lifespan and the admin/test code that calls issuer functions directly use this
+    one constructor, so both sign with the same keys and talk to Redis the same way.
+    """
+    keys = await asyncio.to_thread(load_key_ring, settings)
+    redis = create_redis(settings.redis)
+    timeout = httpx.Timeout(settings.github_timeout, connect=min(settings.github_timeout, 5.0))
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            yield IssuerContext(
+                settings=settings,
+                redis=redis,
+                keys=keys,
+                http=http,
+                clock=clock,
+                random=random,
+                started_at=clock(),
+            )
+    finally:
+        await redis.aclose()
