@@ -20,7 +20,7 @@ from starlette.responses import Response
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
-from . import logs, metrics, request_id
+from . import logs, metrics, openapi, request_id
 from .context import IssuerContext, open_context
 from .endpoints import (
     authorize,
@@ -151,6 +151,7 @@ def create_app(
     metrics.install(app, settings)
     # Last, so it is outermost and every other middleware's log lines carry the request id.
     request_id.install(app, settings)
+    openapi.install(app)
     return app
 
 
