@@ -63,7 +63,7 @@ def shape(response: Any) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
     return response.status_code, response.content, tuple(sorted(headers))
 
 
-def test_get_returns_the_registration_without_credentials(client: TestClient) -> None:
+def test_get_returns_the_registration_without_the_secret(client: TestClient) -> None:
     registered = register(client)
 
     response = client.get(
@@ -72,7 +72,9 @@ def test_get_returns_the_registration_without_credentials(client: TestClient) ->
 
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
-    assert response.json() == {k: v for k, v in registered.items() if k not in CREDENTIALS}
+    # RFC 7592 §3: the client information response carries the registration access token
+    # (the one presented; only its hash is stored), never the client secret.
+    assert response.json() == {k: v for k, v in registered.items() if k != "client_secret"}
 
 
 def test_get_for_a_public_client_has_no_secret_expiry(client: TestClient) -> None:
@@ -236,7 +238,7 @@ def test_put_replaces_metadata_and_rotates_the_token(
     again = client.put(f"/register/{cid}", headers=bearer(old_token), json=body)
     assert again.status_code == 401
     current = client.get(f"/register/{cid}", headers=bearer(new_token))
-    assert current.json() == updated
+    assert current.json() == {**updated, "registration_access_token": new_token}
 
 
 def test_put_with_the_current_secret_is_accepted(client: TestClient) -> None:
@@ -409,7 +411,7 @@ def test_management_over_real_http(issuer_process: ServiceProcess) -> None:
 
         read = http.get(uri, headers=bearer(token))
         assert read.status_code == 200
-        assert read.json() == {k: v for k, v in registered.items() if k not in CREDENTIALS}
+        assert read.json() == {k: v for k, v in registered.items() if k != "client_secret"}
 
         updated = http.put(
             uri, headers=bearer(token), json=update_body(registered, client_name="New")

@@ -95,8 +95,11 @@ async def read_client(
     client_id: str, request: Request, ctx: IssuerContext = Depends(get_context)
 ) -> Response:
     record = await _authenticate(request, client_id, ctx)
-    # RFC 7592 §2.1: the current metadata; never the secret, of which only a hash is stored.
-    return json_response(client_information(record, ctx.settings.issuer_url))
+    # RFC 7592 §2.1/§3: the current metadata and the registration access token, which is the
+    # one just presented (only its hash is stored); never the client secret, for the same reason.
+    body = client_information(record, ctx.settings.issuer_url)
+    body["registration_access_token"] = bearer_token(request.headers.get("authorization"))
+    return json_response(body)
 
 
 @router.put("/register/{client_id}")
