@@ -42,11 +42,11 @@ class Gateway:
         resources = [resource or self.url(kind or "caddy")]
         env = {"ISSUER_URL": self.stack.issuer_url, "SCOPES_SUPPORTED": f"mcp:*,{scope}"}
         keys = self.stack.directory / "keys"
-        return mint_sync(self.stack.redis.url, keys, resources=resources, scope=scope, env=env)
+        return mint_sync(self.stack.redis_url, keys, resources=resources, scope=scope, env=env)
 
     def revoke(self, jti: str) -> None:
         async def run() -> None:
-            client = aioredis.Redis.from_url(self.stack.redis.url)
+            client = aioredis.Redis.from_url(self.stack.redis_url)
             try:
                 assert await revoke_token(client, jti), f"{jti} was not live"
             finally:

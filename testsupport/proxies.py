@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .ports import free_port, wait_port
 IDENTITY_HEADERS = ("X-User-Id", "X-User-Name", "X-Auth-Token", "X-Client-Id", "X-Scopes")
 PRM_PATH = "/.well-known/oauth-protected-resource"
 PROXIES = ("nginx", "caddy")
+VERIFIER_POOL = "authgate_verifiers"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Routes:
     listen: str
     verifier: str
     upstream: str
+    verifiers: tuple[str, ...] = ()
+    """Several verifier replicas, balanced round-robin; ``verifier`` is then the name of
+    nginx's ``upstream`` block (``VERIFIER_POOL``)."""
 
 
 def _var(header: str) -> str:
@@ -92,6 +97,14 @@ def nginx_server_block(routes: Routes) -> str:
   }}"""
 
 
+def nginx_upstream(routes: Routes) -> str:
+    """The ``upstream`` block of a verifier pool (round-robin, nginx's default); "" for one."""
+    if not routes.verifiers:
+        return ""
+    servers = "".join(f"    server {address};\n" for address in routes.verifiers)
+    return f"  upstream {routes.verifier} {{\n{servers}  }}\n"
+
+
 def nginx_conf(routes: Routes) -> str:
     """A complete nginx.conf for a prefix directory (``nginx -p DIR/ -c nginx.conf``)."""
     return f"""daemon off;
@@ -103,7 +116,7 @@ http {{
   access_log access.log;
   client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;
   fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
-{nginx_server_block(routes)}
+{nginx_upstream(routes)}{nginx_server_block(routes)}
 }}
 """
 
@@ -111,6 +124,8 @@ http {{
 def caddy_site(routes: Routes) -> str:
     """The site block users copy (README). ``http://:port`` answers for every Host."""
     port = routes.listen.rsplit(":", 1)[1]
+    verifier = " ".join(routes.verifiers) or routes.verifier
+    balance = "\n\t\t\tlb_policy round_robin" if routes.verifiers else ""
     strip = "\n".join(f"\t\trequest_header -{h}" for h in IDENTITY_HEADERS)
     placeholders = "\n".join(
         f"\t\t@unset_{i} header_regexp {h} ^\\{{http\\.reverse_proxy\\.header\\.\n"
@@ -123,11 +138,11 @@ def caddy_site(routes: Routes) -> str:
 	# and would delete the copied identity headers.
 	route {{
 		# RFC 9728 metadata of this MCP host: unauthenticated, answered by the verifier.
-		reverse_proxy {PRM_PATH}* {routes.verifier}
+		reverse_proxy {PRM_PATH}* {verifier}
 		# Client-supplied identity headers never reach the upstream.
 {strip}
-		forward_auth {routes.verifier} {{
-			uri /verify
+		forward_auth {verifier} {{
+			uri /verify{balance}
 			copy_headers {" ".join(IDENTITY_HEADERS)}
 		}}
 		# Caddy 2.6 copies a header the verifier did not send as literal placeholder text.
@@ -222,11 +237,22 @@ def installed(kind: str) -> bool:
 
 
 def start_proxy(
-    kind: str, directory: Path, *, verifier_port: int, upstream_port: int, port: int | None = None
+    kind: str,
+    directory: Path,
+    *,
+    verifier_port: int | None = None,
+    upstream_port: int,
+    port: int | None = None,
+    verifier_ports: Sequence[int] = (),
 ) -> ProxyProcess:
+    """``kind`` in front of one verifier (``verifier_port``) or a round-robin pool of them."""
+    if (verifier_port is None) == (not verifier_ports):
+        raise ValueError("give either verifier_port or verifier_ports")
+    pool = tuple(f"127.0.0.1:{p}" for p in verifier_ports)
     routes = Routes(
         listen=f"127.0.0.1:{port or free_port()}",
-        verifier=f"127.0.0.1:{verifier_port}",
+        verifier=VERIFIER_POOL if pool else f"127.0.0.1:{verifier_port}",
         upstream=f"127.0.0.1:{upstream_port}",
+        verifiers=pool,
     )
     return ProxyProcess(kind, directory, routes).start()

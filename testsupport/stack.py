@@ -5,6 +5,10 @@ For fault, secrets-hygiene and chaos runs, which must kill and restart real proc
     with running_stack(tmp_path, issuers=2, appendonly=True) as stack:
         stack.redis.kill(); stack.redis.start()   # same port, same AOF directory
 
+``StackOptions(redis_url=...)`` runs the services on a Redis the caller started (a Sentinel set
+or a Cluster from ``redis_topologies``); ``stack.redis`` is then None, ``stack.redis_url`` is
+always the URL the services use.
+
 Every issuer shares one ``ISSUER_URL`` (the first issuer's address) and one ``KEYS_DIR``, as
 replicas behind one hostname do; the stand-in is the dev login (``AUTHGATE_DEV_LOGIN=true``).
 """
@@ -37,12 +41,14 @@ RESOURCE_B = "https://mcp-b.example.com"
 @dataclass
 class Stack:
     directory: Path
-    redis: RedisServer
+    redis: RedisServer | None
+    """The stack's own redis-server; None on a caller's Redis (``StackOptions.redis_url``)."""
     standin: GitHubStandin
     issuers: list[ServiceProcess]
     verifier: ServiceProcess | None
     issuer_url: str
     env: dict[str, str] = field(default_factory=dict)
+    redis_url: str = ""
 
     @property
     def issuer(self) -> ServiceProcess:
@@ -72,7 +78,8 @@ class Stack:
         for proc in [*self.issuers, self.verifier, self.standin]:
             if proc is not None:
                 proc.stop()
-        self.redis.stop()
+        if self.redis is not None:
+            self.redis.stop()
 
 
 def verifier_env(redis_url: str, issuer_url: str, **overrides: str) -> dict[str, str]:
@@ -117,6 +124,8 @@ class StackOptions:
     appendonly: bool = False
     issuer_env: Mapping[str, str] = field(default_factory=dict)
     verifier_env: Mapping[str, str] = field(default_factory=dict)
+    redis_url: str | None = None
+    """Use this Redis (any ``REDIS_URL`` form) instead of starting a redis-server."""
 
 
 def _issuer(stack: Stack, index: int, port: int | None = None) -> ServiceProcess:
@@ -139,7 +148,7 @@ def _start(stack: Stack, options: StackOptions) -> None:
         for future in starting:
             future.result()
     if options.verifier:
-        env = verifier_env(stack.redis.url, stack.issuer_url, **options.verifier_env)
+        env = verifier_env(stack.redis_url, stack.issuer_url, **options.verifier_env)
         stack.verifier = start_verifier(stack.directory, env)
 
 
@@ -147,7 +156,10 @@ def start_stack(directory: Path, options: StackOptions | None = None) -> Stack:
     """Start everything; on failure, stop what was started and re-raise."""
     options = options or StackOptions()
     directory.mkdir(parents=True, exist_ok=True)
-    redis = RedisServer(directory / "redis", appendonly=options.appendonly).start()
+    redis = None
+    if options.redis_url is None:
+        redis = RedisServer(directory / "redis", appendonly=options.appendonly).start()
+    redis_url = redis.url if redis is not None else str(options.redis_url)
     keys = directory / "keys"
     if options.seed_key:
         seed_keys(keys)
@@ -155,7 +167,7 @@ def start_stack(directory: Path, options: StackOptions | None = None) -> Stack:
     callback = ["--callback-url", f"{issuer_url}/callback"]
     standin = GitHubStandin(directory, users=USERS, extra_args=callback)
     env = issuer_env(
-        redis.url,
+        redis_url,
         keys,
         ISSUER_URL=issuer_url,
         AUTHGATE_DEV_LOGIN="true",
@@ -163,7 +175,7 @@ def start_stack(directory: Path, options: StackOptions | None = None) -> Stack:
         **standin.issuer_env(),
     )
     env.update(options.issuer_env)
-    stack = Stack(directory, redis, standin, [], None, issuer_url, env)
+    stack = Stack(directory, redis, standin, [], None, issuer_url, env, redis_url)
     try:
         _start(stack, options)
     except BaseException:

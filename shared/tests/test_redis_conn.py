@@ -93,6 +93,13 @@ def test_host_port_password_fallback_and_sentinel_password() -> None:
         ({"REDIS_URL": "redis+sentinel://s1/svc", "REDIS_CLUSTER": "true"}, "cannot be combined"),
         ({"REDIS_URL": "unix:///run/redis.sock", "REDIS_CLUSTER": "1"}, "unix sockets"),
         ({"REDIS_CLUSTER": "maybe"}, "REDIS_CLUSTER must be true or false"),
+        ({"REDIS_WAIT_REPLICAS": "-1"}, "REDIS_WAIT_REPLICAS must be between 0 and 64"),
+        ({"REDIS_WAIT_REPLICAS": "one"}, "REDIS_WAIT_REPLICAS must be an integer"),
+        ({"REDIS_WAIT_TIMEOUT_MS": "0"}, "REDIS_WAIT_TIMEOUT_MS must be >= 1"),
+        (
+            {"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "2000"},
+            "REDIS_WAIT_TIMEOUT_MS (2000) must be below REDIS_SOCKET_TIMEOUT_MS (2000)",
+        ),
     ],
 )
 def test_bad_configuration_is_a_clear_error_without_the_password(
@@ -115,6 +122,12 @@ def test_bad_configuration_is_a_clear_error_without_the_password(
 )
 def test_redacted(url: str, shown: str) -> None:
     assert RedisSettings(url=url).redacted() == shown
+
+
+def test_wait_settings() -> None:
+    assert settings_from({}).wait_replicas == 0
+    settings = settings_from({"REDIS_WAIT_REPLICAS": "2", "REDIS_WAIT_TIMEOUT_MS": "250"})
+    assert (settings.wait_replicas, settings.wait_timeout_ms) == (2, 250)
 
 
 # --- real servers -------------------------------------------------------------------------

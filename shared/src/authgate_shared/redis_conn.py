@@ -12,16 +12,18 @@ connection, and the Cluster client reloads the slot map after MOVED or a connect
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -32,6 +34,7 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, KeyT
 
 from .config import EnvReader
 from .redis_nodes import (
@@ -70,6 +73,11 @@ class RedisSettings:
     cluster: bool = False
     """``REDIS_CLUSTER=true``: the redis:// URL names one seed node of a Cluster."""
     sentinel_password: str | None = None
+    wait_replicas: int = 0
+    """``REDIS_WAIT_REPLICAS``: writes that call ``wait_for_replicas`` need this many replicas
+    to acknowledge them (``WAIT``) before they count as done; 0 = no WAIT."""
+    wait_timeout_ms: int = 100
+    """``REDIS_WAIT_TIMEOUT_MS``: how long ``WAIT`` blocks at most (below the socket timeout)."""
 
     def redacted(self) -> str:
         """The URL with any password (userinfo or ``password=`` option) replaced, for logs."""
@@ -105,7 +113,15 @@ def redis_settings_from_env(env: EnvReader) -> RedisSettings:
         socket_timeout=env.integer("REDIS_SOCKET_TIMEOUT_MS", 2000, minimum=50) / 1000,
         cluster=env.flag("REDIS_CLUSTER", False),
         sentinel_password=env.raw("SENTINEL_PASSWORD"),
+        wait_replicas=env.integer("REDIS_WAIT_REPLICAS", 0, minimum=0, maximum=64),
+        wait_timeout_ms=env.integer("REDIS_WAIT_TIMEOUT_MS", 100, minimum=1),
     )
+    if settings.wait_replicas and settings.wait_timeout_ms >= settings.socket_timeout * 1000:
+        # The socket would time out first and the client retry the write: never an answer.
+        env.problems.append(
+            f"REDIS_WAIT_TIMEOUT_MS ({settings.wait_timeout_ms}) must be below "
+            f"REDIS_SOCKET_TIMEOUT_MS ({int(settings.socket_timeout * 1000)})"
+        )
     try:
         settings.target()
     except ValueError as exc:
@@ -189,6 +205,64 @@ async def scan_keys(client: aioredis.Redis | RedisCluster, match: str) -> AsyncI
     """
     async for key in client.scan_iter(match=match, count=1000):
         yield key
+
+
+class ReplicasNotReached(RedisError):
+    """Fewer than ``REDIS_WAIT_REPLICAS`` replicas acknowledged a write in time: the write is on
+    the primary, but a failover now could lose it. A RedisError, so callers answer 503."""
+
+
+async def wait_for_replicas(
+    pipe: Pipeline | ClusterPipeline, settings: RedisSettings, *, key: str
+) -> list[Any]:
+    """Execute the writes queued on ``pipe``, then ``WAIT`` on the same connection; their results.
+
+    ``WAIT n ms`` counts the replicas that acknowledged every write made *by the connection it
+    is sent on* (a fresh connection has made none and gets every replica at once), so it must
+    share the write's connection: a pipeline sends all its commands on one connection, and a
+    Cluster pipeline one per node, with WAIT routed here to the node that owns ``key``. ``pipe``
+    is ``client.pipeline(transaction=False)`` (inside MULTI, WAIT does not block) holding writes
+    of ``key``'s slot only. ReplicasNotReached when fewer than ``settings.wait_replicas``
+    replicas acknowledged within ``settings.wait_timeout_ms``; with 0 the pipeline just runs.
+    """
+    if settings.wait_replicas <= 0:
+        return list(await pipe.execute())
+    wait = ("WAIT", settings.wait_replicas, settings.wait_timeout_ms)
+    cluster = pipe.cluster_client if isinstance(pipe, ClusterPipeline) else None
+    node: ClusterNode | None = None
+    if cluster is not None:
+        await cluster.initialize()  # the slot map, on a client's first use
+        node = cluster.get_node_from_key(key)
+        pipe.execute_command(*wait, target_nodes=node)
+    else:
+        pipe.execute_command(*wait)
+    *results, acknowledged = await pipe.execute()
+    if cluster is not None and cluster.get_node_from_key(key) != node:
+        # MOVED: the write was redone on another node, which the WAIT did not ask.
+        raise ReplicasNotReached("the key's slot moved during the write")
+    if int(acknowledged) < settings.wait_replicas:
+        raise ReplicasNotReached(
+            f"{acknowledged} of {settings.wait_replicas} replica(s) acknowledged the write "
+            f"within {settings.wait_timeout_ms} ms"
+        )
+    return results
+
+
+def queue_script(
+    pipe: Pipeline | ClusterPipeline,
+    script: AsyncScript,
+    keys: Sequence[KeyT],
+    args: Sequence[EncodableT],
+) -> None:
+    """Queue a Lua script on a pipeline for ``wait_for_replicas``: EVALSHA (loaded first if
+    needed) on standalone and Sentinel; EVAL on Cluster, whose pipelines refuse EVALSHA."""
+    if isinstance(pipe, ClusterPipeline):
+        source = script.script
+        text = source if isinstance(source, str) else bytes(source).decode()
+        pipe.eval(text, len(keys), *keys, *args)
+    else:
+        pipe.scripts.add(cast(Any, script))  # what AsyncScript.__call__ does with a pipeline
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
 
 
 def _standalone(

@@ -97,7 +97,7 @@ async def register(request: Request, ctx: IssuerContext = Depends(get_context)) 
     issued = issue_client(
         metadata, now=now, lifetime=ctx.settings.client_lifetime, random=ctx.random
     )
-    await save_client(ctx.redis, issued.record, now)
+    await save_client(ctx.redis, issued.record, now, durability=ctx.settings.redis)
     metrics.registration()
     logs.event(
         "client_registered",
