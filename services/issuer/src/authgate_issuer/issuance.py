@@ -6,6 +6,9 @@ verifier's included) call ``start_grant`` instead of hand-crafting JWTs.
 * grant id: ``new_id``; jti: ``<grant_id>.<new_id>`` so the record key shares the grant's slot.
 * refresh token: ``<grant_id>.<256-bit secret>``, opaque to clients; only its SHA-256 is stored.
 * ``aud``: the canonical requested resources (RFC 8707 §2), else ``urn:authgate:gateway``.
+* every JWT is signed before Redis is touched, and its record is stored by the same Lua script
+  as the grant change it belongs to (creation or rotation), so a failure at any point leaves
+  either the whole change or none of it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authgate_shared import claims as jwt_claims
+from authgate_shared import redis_keys
 
 from .context import IssuerContext
 from .credentials import hash_secret, new_id, new_secret
@@ -23,6 +27,15 @@ from .store.grants import Grant
 
 class GrantRevoked(Exception):
     """The grant disappeared while a token was being minted (revoked concurrently)."""
+
+
+class RefreshRefused(Exception):
+    """The presented refresh token was not current: ``status`` is "invalid" or "reuse" (then
+    ``revoked`` lists the access tokens revoked with the grant)."""
+
+    def __init__(self, status: str, revoked: list[str]) -> None:
+        super().__init__(status)
+        self.status, self.revoked = status, revoked
 
 
 @dataclass(frozen=True)
@@ -51,12 +64,11 @@ def new_refresh_token(ctx: IssuerContext, grant_id: str) -> str:
     return f"{grant_id}.{new_secret(ctx.random)}"
 
 
-async def mint_access_token(
-    ctx: IssuerContext, grant: Grant, *, scope: str, resources: list[str]
-) -> tuple[str, str]:
-    """Sign an access token for ``grant`` and store its record; returns (jwt, jti)."""
-    now = ctx.now()
-    lifetime = ctx.settings.access_token_lifetime
+def sign_access_token(
+    ctx: IssuerContext, grant: Grant, *, scope: str, resources: list[str], now: int
+) -> tuple[str, grants.NewToken]:
+    """Choose jti and exp and sign the JWT; returns (jwt, record to store). No Redis here, so
+    the record can be written by the same script as the grant change it belongs to."""
     jti = f"{grant.grant_id}.{new_id(ctx.random)}"
     claims = jwt_claims.build_claims(
         issuer=ctx.settings.issuer_url,
@@ -67,7 +79,7 @@ async def mint_access_token(
         audience=list(resources),
         jti=jti,
         now=now,
-        lifetime=lifetime,
+        lifetime=ctx.settings.access_token_lifetime,
     )
     # The seed's record fields, plus aud so introspection and admin tools can show it.
     record: dict[str, object] = {
@@ -78,13 +90,43 @@ async def mint_access_token(
         "created_at": now,
         "expires_at": claims["exp"],
     }
+    key = ctx.keys.current
+    signed = jwt_claims.encode(claims, key=key.key, kid=key.kid, algorithm=key.algorithm)
+    return signed, grants.NewToken(
+        jti=jti, record=record, username=grant.username, exp=claims["exp"]
+    )
+
+
+async def mint_access_token(
+    ctx: IssuerContext, grant: Grant, *, scope: str, resources: list[str]
+) -> tuple[str, str]:
+    """One more access token for an existing ``grant``; returns (jwt, jti)."""
+    now = ctx.now()
+    access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
     stored = await grants.mint_token(
-        ctx.redis, jti=jti, record=record, username=grant.username, exp=claims["exp"], now=now
+        ctx.redis,
+        jti=token.jti,
+        record=token.record,
+        username=token.username,
+        exp=token.exp,
+        now=now,
     )
     if not stored:
         raise GrantRevoked(grant.grant_id)
-    key = ctx.keys.current
-    return jwt_claims.encode(claims, key=key.key, kid=key.kid, algorithm=key.algorithm), jti
+    return access_token, token.jti
+
+
+def _response(
+    ctx: IssuerContext, access_token: str, refresh_token: str, scope: str, token: grants.NewToken
+) -> TokenResponse:
+    return TokenResponse(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_in=ctx.settings.access_token_lifetime,
+        scope=scope,
+        grant_id=redis_keys.grant_id_of_jti(token.jti),
+        jti=token.jti,
+    )
 
 
 async def start_grant(
@@ -95,15 +137,18 @@ async def start_grant(
     github_id: str,
     scope: str,
     resources: list[str],
+    grant_id: str | None = None,
 ) -> TokenResponse:
     """Create a grant (after a redeemed authorization code) and its first token pair.
 
     ``resources`` must already be validated and canonical; the grant keeps them as the upper
-    bound for every later refresh (RFC 8707 §2.2: refresh may only narrow).
+    bound for every later refresh (RFC 8707 §2.2: refresh may only narrow). The grant and its
+    first access token are written by one script: both exist, or neither does. ``grant_id``
+    lets the caller record it before anything exists (see token_grants.authorization_code).
     """
     now = ctx.now()
     ttl = ctx.settings.refresh_token_lifetime
-    grant_id = new_id(ctx.random)
+    grant_id = grant_id or new_id(ctx.random)
     refresh_token = new_refresh_token(ctx, grant_id)
     grant = Grant(
         grant_id=grant_id,
@@ -117,31 +162,35 @@ async def start_grant(
         refresh_issued_at=now,
         refresh_hash=hash_secret(refresh_token),
     )
-    await grants.create_grant(ctx.redis, grant, now=now, ttl=ttl)
-    access_token, jti = await mint_access_token(ctx, grant, scope=scope, resources=resources)
-    return TokenResponse(
-        access_token=access_token,
-        refresh_token=refresh_token,
-        expires_in=ctx.settings.access_token_lifetime,
-        scope=scope,
-        grant_id=grant_id,
-        jti=jti,
-    )
+    access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
+    await grants.create_grant(ctx.redis, grant, now=now, ttl=ttl, token=token)
+    return _response(ctx, access_token, refresh_token, scope, token)
 
 
 async def refresh_grant(
-    ctx: IssuerContext, grant: Grant, *, new_refresh: str, scope: str, resources: list[str]
+    ctx: IssuerContext, grant: Grant, *, presented_hash: str, scope: str, resources: list[str]
 ) -> TokenResponse:
-    """Mint the access token of a refresh whose rotation to ``new_refresh`` already succeeded."""
-    access_token, jti = await mint_access_token(ctx, grant, scope=scope, resources=resources)
-    return TokenResponse(
-        access_token=access_token,
-        refresh_token=new_refresh,
-        expires_in=ctx.settings.access_token_lifetime,
-        scope=scope,
-        grant_id=grant.grant_id,
-        jti=jti,
+    """OAuth 2.1 §4.3.1: rotate the refresh token and mint the new access token as one step.
+
+    The JWT is signed first; one script on the grant's slot then swaps the refresh-token hash
+    and stores the access-token record. A failure before the script leaves the presented token
+    current, so the client's retry succeeds; raises ``RefreshRefused`` unless it rotated.
+    """
+    now = ctx.now()
+    new_refresh = new_refresh_token(ctx, grant.grant_id)
+    access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
+    status, revoked = await grants.rotate(
+        ctx.redis,
+        grant,
+        presented_hash=presented_hash,
+        new_hash=hash_secret(new_refresh),
+        now=now,
+        ttl=ctx.settings.refresh_token_lifetime,
+        token=token,
     )
+    if status != "ok":
+        raise RefreshRefused(status, revoked)
+    return _response(ctx, access_token, new_refresh, scope, token)
 
 
-__all__ = ["Grant", "GrantRevoked", "TokenResponse", "start_grant"]
+__all__ = ["Grant", "GrantRevoked", "RefreshRefused", "TokenResponse", "start_grant"]

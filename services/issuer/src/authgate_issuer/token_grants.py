@@ -6,13 +6,14 @@ Both end in ``issuance``; this module decides whether the request may have token
 from __future__ import annotations
 
 import hmac
+from typing import NoReturn
 
 from . import logs, metrics, pkce
 from .allowlist import is_allowed
 from .context import IssuerContext
-from .credentials import hash_secret, new_secret
+from .credentials import hash_secret, new_id, new_secret
 from .errors import InvalidClient, InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient
-from .issuance import GrantRevoked, TokenResponse, new_refresh_token, refresh_grant, start_grant
+from .issuance import RefreshRefused, TokenResponse, refresh_grant, start_grant
 from .params import Params
 from .resources import validate_resources
 from .store import codes, grants
@@ -56,7 +57,14 @@ async def authorization_code(
     ctx: IssuerContext, client: ClientRecord, params: Params
 ) -> TokenResponse:
     """OAuth 2.1 §4.1.3. The code is consumed first (GETDEL), so of concurrent redemptions
-    exactly one can succeed, and a failed attempt burns the code."""
+    exactly one can succeed, and a failed attempt burns the code.
+
+    Then, in this order: the redeemed-code marker names the grant id, and one script writes the
+    grant with its first access token. A failure after GETDEL leaves the code used (one-time
+    use is the point; the client starts a new authorization), never a grant without its
+    marker: a retry with the code is a replay and revokes whatever this attempt created, so
+    tokens whose response was lost do not outlive the retry.
+    """
     if "authorization_code" not in client.grant_types:
         raise UnauthorizedClient("the client is not registered for authorization_code")
     code_value = params.require("code")
@@ -71,6 +79,14 @@ async def authorization_code(
         raise InvalidGrant("redirect_uri does not match the authorization request")
     pkce.verify(params.get("code_verifier"), code.code_challenge)
     resources = narrow_resources(params.all("resource"), code.resources, ctx)
+    grant_id = new_id(ctx.random)
+    await codes.mark_redeemed(
+        ctx.redis,
+        code_value,
+        grant_id=grant_id,
+        client_id=client.client_id,
+        ttl=ctx.settings.code_lifetime,
+    )
     tokens = await start_grant(
         ctx,
         client_id=client.client_id,
@@ -78,13 +94,7 @@ async def authorization_code(
         github_id=code.github_id,
         scope=code.scope,
         resources=resources,
-    )
-    await codes.mark_redeemed(
-        ctx.redis,
-        code_value,
-        grant_id=tokens.grant_id,
-        client_id=client.client_id,
-        ttl=ctx.settings.code_lifetime,
+        grant_id=grant_id,
     )
     await _still_registered(ctx, client, tokens.grant_id)
     metrics.token_issued()
@@ -118,7 +128,12 @@ async def _replayed(ctx: IssuerContext, client: ClientRecord, code_value: str) -
 
 
 async def refresh_token(ctx: IssuerContext, client: ClientRecord, params: Params) -> TokenResponse:
-    """OAuth 2.1 §4.3 with rotation and reuse detection (RFC 9700 §4.14.2)."""
+    """OAuth 2.1 §4.3 with rotation and reuse detection (RFC 9700 §4.14.2).
+
+    Rotation and the new access token are one script (issuance.refresh_grant): until it runs
+    the presented token stays current, so a failure before it costs the client one retry, not
+    its grant. A reply lost *after* it makes the retry a reuse (strict rotation, README).
+    """
     presented = params.require("refresh_token")
     grant_id = grants.grant_id_of_refresh_token(presented)
     grant = await grants.load_grant(ctx.redis, grant_id) if grant_id else None
@@ -128,22 +143,28 @@ async def refresh_token(ctx: IssuerContext, client: ClientRecord, params: Params
     presented_hash = hash_secret(presented)
     if not hmac.compare_digest(presented_hash, grant.refresh_hash):
         # Not the current token: the script tells a rotated one (reuse: revoke) from garbage.
-        await _rotate(ctx, client, grant, presented_hash, hash_secret(new_secret(ctx.random)))
-        raise InvalidGrant("the refresh token is invalid, expired or revoked")
+        status, revoked = await grants.rotate(
+            ctx.redis,
+            grant,
+            presented_hash=presented_hash,
+            new_hash=hash_secret(new_secret(ctx.random)),
+            now=ctx.now(),
+            ttl=ctx.settings.refresh_token_lifetime,
+        )
+        _refused(client, grant, RefreshRefused(status, revoked))
     if not is_allowed(grant.username, ctx.settings):
         await grants.revoke_grant(ctx.redis, grant.grant_id)
         logs.event("grant_revoked_user_not_allowed", username=grant.username, grant_id=grant_id)
         raise InvalidGrant("the user is no longer allowed to use this service")
     scope = narrow_scope(params.get("scope"), grant.scope)
     resources = narrow_resources(params.all("resource"), grant.resources, ctx)
-    new_refresh = new_refresh_token(ctx, grant.grant_id)
-    await _rotate(ctx, client, grant, presented_hash, hash_secret(new_refresh))
     try:
         tokens = await refresh_grant(
-            ctx, grant, new_refresh=new_refresh, scope=scope, resources=resources
+            ctx, grant, presented_hash=presented_hash, scope=scope, resources=resources
         )
-    except GrantRevoked:
-        raise InvalidGrant("the grant was revoked") from None
+    except RefreshRefused as refused:
+        # A concurrent refresh won (reuse) or the grant was revoked meanwhile (invalid).
+        _refused(client, grant, refused)
     await _still_registered(ctx, client, grant.grant_id)
     metrics.token_refreshed()
     logs.event(
@@ -156,22 +177,15 @@ async def refresh_token(ctx: IssuerContext, client: ClientRecord, params: Params
     return tokens
 
 
-async def _rotate(
-    ctx: IssuerContext, client: ClientRecord, grant: grants.Grant, presented: str, new: str
-) -> None:
-    """Swap the refresh-token hash atomically; raise InvalidGrant unless it was current."""
-    now, ttl = ctx.now(), ctx.settings.refresh_token_lifetime
-    status, jtis = await grants.rotate(
-        ctx.redis, grant, presented_hash=presented, new_hash=new, now=now, ttl=ttl
-    )
-    if status == "reuse":
-        metrics.tokens_revoked(len(jtis), "refresh_reuse")
+def _refused(client: ClientRecord, grant: grants.Grant, refused: RefreshRefused) -> NoReturn:
+    """Report a refused rotation (a reuse revoked the grant) and answer invalid_grant."""
+    if refused.status == "reuse":
+        metrics.tokens_revoked(len(refused.revoked), "refresh_reuse")
         logs.event(
             "refresh_token_reuse_detected",
             client_id=client.client_id,
             username=grant.username,
             grant_id=grant.grant_id,
-            tokens_revoked=len(jtis),
+            tokens_revoked=len(refused.revoked),
         )
-    if status != "ok":
-        raise InvalidGrant("the refresh token is invalid, expired or revoked")
+    raise InvalidGrant("the refresh token is invalid, expired or revoked")

@@ -5,7 +5,8 @@ the SHA-256 of the *current* refresh token; ``grant_rotated`` remembers hashes o
 tokens for reuse detection; ``grant_tokens`` lists the access-token jtis (``<gid>.<n>``) whose
 records ``oauth:token:{gid}.<n>`` the verifier checks. All of them expire with the refresh
 lifetime, which slides on every rotation (an unused grant dies REFRESH_TOKEN_LIFETIME after its
-last refresh). Multi-key changes of a grant run as Lua scripts (grants_lua) on its slot.
+last refresh). Multi-key changes of a grant run as Lua scripts (grants_lua) on its slot; a new
+grant and its first access token, or a rotation and the new access token, are each one script.
 
 ``oauth:client_grants:{client_id}`` and ``oauth:user_tokens:{user}`` live in other slots; they
 are indexes (pruned by score = expiry on every insert), never the source of truth.
@@ -70,22 +71,58 @@ def _script_args(grant_id: str) -> list[str]:
     return [redis_keys.token(f"{grant_id}."), grant_id, redis_keys.REVOCATION_CHANNEL]
 
 
-async def _index_grant(redis: aioredis.Redis, grant: Grant, now: int, ttl: int) -> None:
+@dataclass(frozen=True)
+class NewToken:
+    """An access-token record to store: the JSON the verifier checks, kept until ``exp``."""
+
+    jti: str
+    record: dict[str, object]
+    username: str
+    exp: int
+
+    def script_args(self, now: int) -> list[str | bytes | int]:
+        return [self.jti, orjson.dumps(self.record), max(self.exp - now, 1)]
+
+
+# The two indexes live in other slots, so no script can update them with the grant. They are
+# written *before* the script: an index may then name a grant or jti that never came to be (a
+# dangling entry, which purge-expired and the next insert remove), but never miss a live one,
+# which revoke_client relies on to find every grant of a deleted client.
+
+
+async def _index_grant(redis: aioredis.Redis, grant: Grant, expiry: int, now: int) -> None:
     key = redis_keys.client_grants(grant.client_id)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.zadd(key, {grant.grant_id: grant.expiry})
+        pipe.zadd(key, {grant.grant_id: expiry})
         pipe.zremrangebyscore(key, "-inf", now)
-        pipe.expire(key, ttl)
+        pipe.expire(key, max(expiry - now, 1))
         await pipe.execute()
 
 
-async def create_grant(redis: aioredis.Redis, grant: Grant, *, now: int, ttl: int) -> None:
-    # Indexed under the client first, so a concurrent revoke_client always finds it.
-    await _index_grant(redis, grant, now, ttl)
+async def _index_token(redis: aioredis.Redis, token: NewToken, now: int) -> None:
+    key = redis_keys.user_tokens(token.username)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(redis_keys.grant(grant.grant_id), mapping=grant.fields())  # type: ignore[arg-type]
-        pipe.expire(redis_keys.grant(grant.grant_id), ttl)
+        pipe.zadd(key, {token.jti: token.exp})
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.expire(key, max(token.exp - now, 1))
         await pipe.execute()
+
+
+async def create_grant(
+    redis: aioredis.Redis, grant: Grant, *, now: int, ttl: int, token: NewToken | None = None
+) -> None:
+    """Write a new grant and, if given, its first access token in one script (both or neither)."""
+    await _index_grant(redis, grant, grant.expiry, now)
+    keys = [redis_keys.grant(grant.grant_id), redis_keys.grant_tokens(grant.grant_id)]
+    args: list[str | bytes | int] = [*_script_args(grant.grant_id)[:2], ttl]
+    if token is None:
+        args += ["", "", 0]
+    else:
+        await _index_token(redis, token, now)
+        keys.append(redis_keys.token(token.jti))
+        args += token.script_args(now)
+    args += [item for pair in grant.fields().items() for item in pair]
+    await redis.register_script(grants_lua.CREATE)(keys=keys, args=args)
 
 
 async def load_grant(redis: aioredis.Redis, grant_id: str) -> Grant | None:
@@ -108,43 +145,42 @@ async def load_grant(redis: aioredis.Redis, grant_id: str) -> Grant | None:
 
 
 async def rotate(
-    redis: aioredis.Redis, grant: Grant, *, presented_hash: str, new_hash: str, now: int, ttl: int
+    redis: aioredis.Redis,
+    grant: Grant,
+    *,
+    presented_hash: str,
+    new_hash: str,
+    now: int,
+    ttl: int,
+    token: NewToken | None = None,
 ) -> tuple[str, list[str]]:
-    """Compare-and-swap of the refresh-token hash: ("ok"|"invalid"|"reuse", revoked jtis)."""
-    script = redis.register_script(grants_lua.ROTATE)
-    args: list[str | int] = [
-        *_script_args(grant.grant_id),
-        presented_hash,
-        new_hash,
-        grant.client_id,
-        ttl,
-        now + ttl,
-        now,
-    ]
-    result = await script(keys=_keys(grant.grant_id), args=args)
+    """Compare-and-swap of the refresh-token hash, storing ``token`` in the same script:
+    ("ok"|"invalid"|"reuse", revoked jtis). Without a token it only detects reuse."""
+    keys = _keys(grant.grant_id)
+    args: list[str | bytes | int] = [*_script_args(grant.grant_id), presented_hash, new_hash]
+    args += [grant.client_id, ttl, now + ttl, now]
+    if token is not None:
+        await _index_grant(redis, grant, now + ttl, now)
+        await _index_token(redis, token, now)
+        keys.append(redis_keys.token(token.jti))
+        args += token.script_args(now)
+    result = await redis.register_script(grants_lua.ROTATE)(keys=keys, args=args)
     status = _text(result[0])
-    if status == "ok":
-        await _index_grant(redis, dataclasses.replace(grant, expiry=now + ttl), now, ttl)
+    if status == "ok" and token is None:
+        await _index_grant(redis, grant, now + ttl, now)
     return status, [_text(j) for j in result[1:]]
 
 
 async def mint_token(
     redis: aioredis.Redis, *, jti: str, record: dict[str, object], username: str, exp: int, now: int
 ) -> bool:
-    """Store an access-token record in its grant; False if the grant is gone (revoked)."""
+    """Store one more access-token record in its grant; False if the grant is gone (revoked)."""
+    token = NewToken(jti=jti, record=record, username=username, exp=exp)
     grant_id = redis_keys.grant_id_of_jti(jti)
     keys = [redis_keys.grant(grant_id), redis_keys.grant_tokens(grant_id), redis_keys.token(jti)]
-    args: list[str | bytes | int] = [redis_keys.token(f"{grant_id}."), grant_id, jti]
-    args += [orjson.dumps(record), exp - now]
-    if not await redis.register_script(grants_lua.MINT)(keys=keys, args=args):
-        return False
-    user_key = redis_keys.user_tokens(username)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.zadd(user_key, {jti: exp})
-        pipe.zremrangebyscore(user_key, "-inf", now)
-        pipe.expire(user_key, max(exp - now, 1))
-        await pipe.execute()
-    return True
+    await _index_token(redis, token, now)
+    args = [*_script_args(grant_id)[:2], *token.script_args(now)]
+    return bool(await redis.register_script(grants_lua.MINT)(keys=keys, args=args))
 
 
 async def load_token_record(redis: aioredis.Redis, jti: str) -> dict[str, object] | None:
