@@ -325,4 +325,7 @@ async def test_health_and_metrics(env: Env) -> None:
     await call(env.app, headers={**forwarded(MCP_A), **bearer(env.good.token)})
     metrics = (await call(env.app, "/metrics")).body.decode()
     assert 'authgate_verifier_decisions_total{outcome="allowed"} 1.0' in metrics
+    assert "authgate_verifier_verify_duration_seconds_count 1.0" in metrics
+    assert 'authgate_verifier_verify_duration_seconds_bucket{le="+Inf"} 1.0' in metrics
+    assert 'authgate_verifier_requests_total{route="health"} 1.0' in metrics
     assert (await call(env.app, "/nope")).status == 404

@@ -80,6 +80,7 @@ class VerifierApp:
         self.resources = ResourceResolver(settings.path_prefixes, settings.required_scopes)
         self.metrics = Metrics(self.cache, self.revocation)
         self._counts = self.metrics.decisions
+        self._latency = self.metrics.verify_latency
         self._require_resource_tokens = settings.require_resource_tokens
         self._denials: dict[tuple[str, Denial], tuple[Message, Message]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,14 +92,20 @@ class VerifierApp:
             path = scope["path"]
             try:
                 if path == "/verify":
+                    started = time.perf_counter()
                     await self.verify(scope, send)
+                    self._latency.observe(time.perf_counter() - started)
                 elif path == WELL_KNOWN or path.startswith(WELL_KNOWN + "/"):
+                    self.metrics.requests["metadata"] += 1
                     await self.protected_resource_metadata(scope, send, path)
                 elif path == "/health":
+                    self.metrics.requests["health"] += 1
                     await self.health(send)
                 elif path == "/metrics":
+                    self.metrics.requests["metrics"] += 1
                     await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
                 else:
+                    self.metrics.requests["unmatched"] += 1
                     await self._send_pair(send, NOT_FOUND)
             except Exception:
                 LOG.exception("unhandled error on %s", path)

@@ -7,20 +7,54 @@ a collector turns them into metric families on scrape. Counts are per worker pro
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from .revocation import RevocationChecker
 from .token_cache import TokenCache
 
+# Upper bounds (seconds) of the /verify latency buckets: the interesting range is 0.1-10 ms.
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
+
+
+class LatencyHistogram:
+    """A lock-free histogram (one bisect and two additions per observation); the event loop is
+    single-threaded, so plain list increments are safe and cost far less than prometheus_client's
+    locked Histogram on every request."""
+
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
+
+    def family(self, name: str, documentation: str) -> HistogramMetricFamily:
+        cumulative, running = [], 0
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
+            running += count
+            cumulative.append((bound, float(running)))
+        return HistogramMetricFamily(name, documentation, buckets=cumulative, sum_value=self.total)
+
 
 class Metrics(Collector):
     def __init__(self, cache: TokenCache, revocation: RevocationChecker) -> None:
         self.decisions: Counter[str] = Counter()
+        self.verify_latency = LatencyHistogram()
+        # Requests to the other routes (health, metadata, metrics, unknown) by route label.
+        self.requests: Counter[str] = Counter()
         self._cache = cache
         self._revocation = revocation
         self._registry = CollectorRegistry(auto_describe=False)
@@ -33,6 +67,15 @@ class Metrics(Collector):
         for outcome, count in sorted(self.decisions.items()):
             decisions.add_metric([outcome], count)
         yield decisions
+        yield self.verify_latency.family(
+            "authgate_verifier_verify_duration_seconds", "Time to answer /verify, every outcome"
+        )
+        requests = CounterMetricFamily(
+            "authgate_verifier_requests", "Requests to routes other than /verify", labels=["route"]
+        )
+        for route, count in sorted(self.requests.items()):
+            requests.add_metric([route], count)
+        yield requests
         yield GaugeMetricFamily(
             "authgate_verifier_token_cache_entries", "Verified tokens cached", len(self._cache)
         )
