@@ -94,7 +94,7 @@ def token_refreshed() -> None:
 
 
 def tokens_revoked(count: int = 1, reason: str = "revoke") -> None:
-    """``reason``: a fixed word (revoke, refresh_reuse, code_replay, client_deleted)."""
+    """``reason``: a fixed word (revoke, refresh_reuse, code_replay)."""
     if (m := _CURRENT.get()) is not None and count > 0:
         m.tokens_revoked.labels(reason).inc(count)
 
