@@ -62,7 +62,7 @@ def test_round_trip_restores_working_clients_and_tokens(
     current = refresh(app, alpha, first["refresh_token"]).json()  # first's refresh is rotated
     public = login(app, open_settings, beta, "hubot")
     short = IssuerSettings.from_env(
-        issuer_env(redis_url, keys_dir, ALLOWED_GITHUB_USERS="*", ACCESS_TOKEN_LIFETIME="1")
+        issuer_env(redis_url, keys_dir, ALLOWED_GITHUB_USERS="*", ACCESS_TOKEN_LIFETIME="5")
     )
 
     async def soon_expired() -> str:
@@ -73,6 +73,7 @@ def test_round_trip_restores_working_clients_and_tokens(
             return minted.jti
 
     expiring = asyncio.run(soon_expired())
+    minted_at = time.monotonic()
     before = records(redis_client)
     file = tmp_path / "not" / "yet" / "there" / "backup.jsonl"
 
@@ -89,7 +90,9 @@ def test_round_trip_restores_working_clients_and_tokens(
         assert tokens["refresh_token"].partition(".")[2] not in text
         assert tokens["access_token"] not in text
     assert not list(file.parent.glob("*.partial"))
-    time.sleep(1.1)  # `expiring` dies between backup and restore
+    assert expiring in text, "the backup must be taken while `expiring` is alive"
+    # `expiring` (5 s lifetime) dies between backup and restore, however slow the machine.
+    time.sleep(max(0.0, 5.3 - (time.monotonic() - minted_at)))
 
     scratch_env = admin_env(scratch.url, keys_dir)
     restored = run_process(scratch_env, "restore", str(file), "--json")

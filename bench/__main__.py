@@ -1,0 +1,30 @@
+"""``python -m bench`` (``make bench``): every benchmark section, one after the other."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import data_scale, issuer, verifier
+from .common import workdir, wrk_path
+
+SECTIONS = {"verifier": verifier.run, "issuer": issuer.run}
+# Only when named: fills Redis with millions of records (minutes, GBs of RAM).
+ON_REQUEST = {"data-scale": data_scale.run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("sections", nargs="*", help=f"some of: {', '.join(SECTIONS)} (all)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per case")
+    args = parser.parse_args()
+    wrk_path()
+    print("Figures depend on the machine and its load; compare ratios, not absolute numbers.")
+    unknown = set(args.sections) - set(SECTIONS) - set(ON_REQUEST)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    for name in args.sections or SECTIONS:
+        {**SECTIONS, **ON_REQUEST}[name](workdir(), args.duration)
+
+
+if __name__ == "__main__":
+    main()
