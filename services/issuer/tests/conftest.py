@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from authgate_issuer.app import create_app
@@ -57,3 +59,13 @@ def app(open_settings: IssuerSettings) -> Iterator[TestClient]:
 def cli_env(redis_url: str, keys_dir: Path) -> dict[str, str]:
     """The environment of the ``authgate`` admin CLI for the private Redis."""
     return admin_env(redis_url, keys_dir)
+
+
+@pytest.fixture(scope="session")
+def signing_pem(session_signing_key: rsa.RSAPrivateKey) -> str:
+    """The session's signing key as GATEWAY_RSA_PRIVATE_KEY would carry it (PEM)."""
+    return session_signing_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from testsupport.browser_flow import new_pkce, store_client
 from testsupport.github_standin import GitHubStandin, start_standin
@@ -22,17 +20,6 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubStandin]
     proc = start_standin(tmp_path_factory.mktemp("standin"))
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def signing_pem() -> str:
-    key = rsa.generate_private_key(65537, 2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return pem.decode()
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from authgate_issuer.app import create_app
@@ -36,16 +34,6 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubStandin]
 @pytest.fixture(autouse=True)
 def no_faults(standin: GitHubStandin) -> None:
     standin.set_faults()
-
-
-@pytest.fixture(scope="module")
-def signing_pem() -> str:
-    key = rsa.generate_private_key(65537, 2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 @pytest.fixture
