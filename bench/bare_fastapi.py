@@ -16,15 +16,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-# Those of ``python -m authgate_issuer`` (authgate_issuer/__main__.py passes them inline; loop and
-# HTTP parser are uvicorn's "auto", i.e. uvloop and httptools, which are installed).
-ISSUER_UVICORN_OPTIONS: dict[str, object] = {
-    "proxy_headers": False,
-    "server_header": False,
-    "access_log": False,
-    "log_level": "warning",
-    "timeout_graceful_shutdown": 20,
-}
+from authgate_issuer.__main__ import UVICORN_OPTIONS
+
 DOCUMENT = orjson.dumps({"issuer": "http://127.0.0.1", "padding": "x" * 1200})
 ETAG = '"bare"'
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -65,7 +58,7 @@ def main() -> None:
         host="127.0.0.1",
         port=args.port,
         workers=args.workers,
-        **ISSUER_UVICORN_OPTIONS,  # type: ignore[arg-type]
+        **UVICORN_OPTIONS,  # those of ``python -m authgate_issuer`` (h11 included)
     )
 
 

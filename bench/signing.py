@@ -2,8 +2,9 @@
 
 The issuer signs every access token; the verifier caches verification per token string, so
 signing is the per-token cost that matters. RS256 with the issuer's 3072-bit key is the default;
-ES256 and EdDSA are what a faster asymmetric choice would cost (not supported by the issuer
-today); HS256 is supported but hands every verifier the power to mint tokens.
+ES256 (``JWT_ALGORITHM=ES256``) is the faster asymmetric choice at the same security level;
+RSA-2048 is shown for scale (the issuer does not use it); HS256 is supported but hands every
+verifier the power to mint tokens.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from authgate_shared import claims as jwt_claims
 
@@ -23,13 +24,11 @@ def _keys() -> list[tuple[str, str, Any, Any]]:
     rsa2048 = rsa.generate_private_key(65537, 2048)
     rsa3072 = rsa.generate_private_key(65537, 3072)
     p256 = ec.generate_private_key(ec.SECP256R1())
-    ed = ed25519.Ed25519PrivateKey.generate()
     secret = b"s" * 32
     return [
         ("RS256, 3072-bit (default)", "RS256", rsa3072, rsa3072.public_key()),
         ("RS256, 2048-bit", "RS256", rsa2048, rsa2048.public_key()),
         ("ES256 (P-256)", "ES256", p256, p256.public_key()),
-        ("EdDSA (Ed25519)", "EdDSA", ed, ed.public_key()),
         ("HS256 (shared secret)", "HS256", secret, secret),
     ]
 

@@ -48,8 +48,10 @@ def test_purge_removes_dead_entries_and_orphans_and_keeps_live_data(
     short = IssuerSettings.from_env(
         issuer_env(redis_url, keys_dir, ALLOWED_GITHUB_USERS="*", ACCESS_TOKEN_LIFETIME="1")
     )
-    expiring = grant(short, alpha.client_id, "octocat")  # its access token dies in 1 s
+    # In this order: each insert into octocat's index prunes its dead entries, so a login after
+    # `expiring` died (a slow machine) would leave purge nothing to find there.
     live = login(app, open_settings, alpha, "octocat")
+    expiring = grant(short, alpha.client_id, "octocat")  # its access token dies in 1 s
     old_revoked = grant(open_settings, alpha.client_id, "gone1", age=600, revoke=True)
     new_revoked = grant(open_settings, alpha.client_id, "gone2", revoke=True)
     betas = grant(open_settings, beta.client_id, "betauser")

@@ -97,7 +97,7 @@ def test_rotation_ok_then_reuse_revokes_the_family(
     pubsub.subscribe(redis_keys.REVOCATION_CHANNEL)
     assert pubsub.get_message(timeout=2)["type"] == "subscribe"
     ok, second_jti, reuse = asyncio.run(go())
-    assert ok == ("ok", [])
+    assert ok[:2] == ("ok", [])
     assert reuse[0] == "reuse"
     assert sorted(reuse[1]) == sorted([tokens.jti, second_jti])
     for key in (redis_keys.grant(gid), redis_keys.grant_tokens(gid), redis_keys.grant_rotated(gid)):
@@ -127,7 +127,7 @@ def test_rotation_refuses_unknown_hash_and_other_client(
             )
             return unknown, foreign
 
-    assert asyncio.run(go()) == (("invalid", []), ("invalid", []))
+    assert [r[:2] for r in asyncio.run(go())] == [("invalid", []), ("invalid", [])]
     stored = redis_client.hget(redis_keys.grant(tokens.grant_id), "refresh_hash")
     assert stored == good.encode(), "a refused rotation must not change anything"
     assert redis_client.exists(redis_keys.token(tokens.jti))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -115,3 +116,17 @@ def test_text_format_names_the_id() -> None:
         assert logs.TextFormatter().format(record).endswith("hello request_id=abc")
     finally:
         logs.REQUEST_ID.reset(token)
+
+
+def test_made_up_ids_differ_across_forked_workers() -> None:
+    # uvicorn may fork workers; each must draw its own prefix or two would repeat ids.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, request_id.for_scope({"headers": []}).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    parent = request_id.for_scope({"headers": []})
+    assert GENERATED.fullmatch(child) and GENERATED.fullmatch(parent)
+    assert child[:16] != parent[:16]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -12,6 +13,18 @@ from authgate_shared.config import ConfigError
 
 from . import logs
 from .settings import IssuerSettings
+
+# Shared with the benchmark's bare FastAPI app, so both run under the same server settings.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "proxy_headers": False,
+    # h11 caps a request's header block (16 KiB) and answers 400 beyond it; httptools has
+    # no limit at all, so an endless header would grow a worker's memory unbounded.
+    "http": "h11",
+    "server_header": False,
+    "access_log": False,
+    "log_level": "warning",
+    "timeout_graceful_shutdown": 20,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,14 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=False,
-        # h11 caps a request's header block (16 KiB) and answers 400 beyond it; httptools has
-        # no limit at all, so an endless header would grow a worker's memory unbounded.
-        http="h11",
-        server_header=False,
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=20,
+        **UVICORN_OPTIONS,
     )
 
 

@@ -22,6 +22,7 @@ from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_ran
 
 from . import logs, metrics, openapi, request_id
 from .context import IssuerContext, open_context
+from .documents import IssuerApp
 from .endpoints import (
     authorize,
     callback,
@@ -75,7 +76,7 @@ def create_app(
     clock: Clock = system_clock,
     random: RandomBytes = system_random,
     key_refresh_seconds: float = JWKS_REPUBLISH_SECONDS,
-) -> FastAPI:
+) -> IssuerApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_context(settings, clock=clock, random=random) as ctx:
@@ -86,7 +87,7 @@ def create_app(
             finally:
                 publisher.cancel()
 
-    app = FastAPI(
+    app = IssuerApp(
         title="Authgate issuer",
         version="0.2.0",
         lifespan=lifespan,
@@ -155,7 +156,7 @@ def create_app(
     return app
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> IssuerApp:
     """Uvicorn factory (one call per worker): settings from the environment."""
     settings = IssuerSettings.from_env(os.environ)
     logs.configure(settings.log_format, settings.log_level)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from fastapi import Request
@@ -60,31 +61,48 @@ async def read_form(request: Request) -> Params:
     return parse_form(await request.body())
 
 
-async def authenticate(ctx: IssuerContext, request: Request, params: Params) -> ClientRecord:
-    """The authenticated client, or InvalidClient / InvalidRequest."""
+@dataclass(frozen=True)
+class Presented:
+    """The credentials a request carries, before any lookup."""
+
+    client_id: str
+    secret: str | None = field(repr=False)
+    method: str
+
+
+def presented(request: Request, params: Params) -> Presented:
+    """Which client the request claims to be and how it proves it (no Redis here, so the
+    lookup can share a round trip with the request's other reads)."""
     header = request.headers.get("authorization")
     basic = parse_basic(header) if header else None
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
-    secret: str | None
     if basic is not None:
         if body_secret is not None:
             raise InvalidRequest("use only one client authentication method (RFC 6749 §2.3)")
         if body_id is not None and body_id != basic[0]:
             raise InvalidRequest("client_id in the body differs from the authenticated client")
-        client_id, secret, method = basic[0], basic[1], "client_secret_basic"
-    elif body_id is not None:
-        client_id, secret = body_id, body_secret
-        method = "none" if secret is None else "client_secret_post"
-    else:
-        raise _fail("client authentication is required")
+        return Presented(basic[0], basic[1], "client_secret_basic")
+    if body_id is not None:
+        method = "none" if body_secret is None else "client_secret_post"
+        return Presented(body_id, body_secret, method)
+    raise _fail("client authentication is required")
 
-    client = await load_client(ctx.redis, client_id, ctx.clock())
+
+def check(credentials: Presented, client: ClientRecord | None) -> ClientRecord:
+    """The client if ``credentials`` authenticate it; else InvalidClient."""
+    secret = credentials.secret
     stored = client.client_secret_hash if client is not None else None
     secret_ok = verify_secret(secret or "", stored or _DUMMY_HASH) and secret is not None
     if client is None:
         raise _fail("unknown or expired client")
-    if client.auth_method != method:
+    if client.auth_method != credentials.method:
         raise _fail(f"the client must authenticate with {client.auth_method}")
-    if method != "none" and not (stored and secret_ok):
+    if credentials.method != "none" and not (stored and secret_ok):
         raise _fail("client authentication failed")
     return client
+
+
+async def authenticate(ctx: IssuerContext, request: Request, params: Params) -> ClientRecord:
+    """The authenticated client, or InvalidClient / InvalidRequest."""
+    credentials = presented(request, params)
+    return check(credentials, await load_client(ctx.redis, credentials.client_id, ctx.clock()))

@@ -21,7 +21,7 @@ from authgate_shared import redis_keys
 
 from .context import IssuerContext
 from .credentials import hash_secret, new_id, new_secret
-from .store import grants
+from .store import batch, grants
 from .store.grants import Grant
 
 
@@ -129,7 +129,20 @@ def _response(
     )
 
 
-async def start_grant(
+@dataclass(frozen=True)
+class NewGrant:
+    """A grant and its first token pair, signed but not yet stored (``grants.create_grant``)."""
+
+    grant: Grant
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    token: grants.NewToken
+
+    def response(self, ctx: IssuerContext) -> TokenResponse:
+        return _response(ctx, self.access_token, self.refresh_token, self.grant.scope, self.token)
+
+
+def new_grant(
     ctx: IssuerContext,
     *,
     client_id: str,
@@ -138,13 +151,12 @@ async def start_grant(
     scope: str,
     resources: list[str],
     grant_id: str | None = None,
-) -> TokenResponse:
-    """Create a grant (after a redeemed authorization code) and its first token pair.
+) -> NewGrant:
+    """A grant (after a redeemed authorization code) and its first token pair, signed.
 
     ``resources`` must already be validated and canonical; the grant keeps them as the upper
-    bound for every later refresh (RFC 8707 §2.2: refresh may only narrow). The grant and its
-    first access token are written by one script: both exist, or neither does. ``grant_id``
-    lets the caller record it before anything exists (see token_grants.authorization_code).
+    bound for every later refresh (RFC 8707 §2.2: refresh may only narrow). ``grant_id`` lets
+    the caller record it before anything exists (see token_grants.authorization_code).
     """
     now = ctx.now()
     ttl = ctx.settings.refresh_token_lifetime
@@ -163,23 +175,56 @@ async def start_grant(
         refresh_hash=hash_secret(refresh_token),
     )
     access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
-    await grants.create_grant(ctx.redis, grant, now=now, ttl=ttl, token=token)
-    return _response(ctx, access_token, refresh_token, scope, token)
+    return NewGrant(grant, access_token, refresh_token, token)
+
+
+async def start_grant(
+    ctx: IssuerContext,
+    *,
+    client_id: str,
+    username: str,
+    github_id: str,
+    scope: str,
+    resources: list[str],
+    grant_id: str | None = None,
+) -> TokenResponse:
+    """Create and store a grant and its first token pair (``new_grant``): one script writes
+    both, so both exist or neither does."""
+    made = new_grant(
+        ctx,
+        client_id=client_id,
+        username=username,
+        github_id=github_id,
+        scope=scope,
+        resources=resources,
+        grant_id=grant_id,
+    )
+    grant = made.grant
+    ttl = ctx.settings.refresh_token_lifetime
+    await grants.create_grant(ctx.redis, grant, now=grant.created_at, ttl=ttl, token=made.token)
+    return made.response(ctx)
 
 
 async def refresh_grant(
-    ctx: IssuerContext, grant: Grant, *, presented_hash: str, scope: str, resources: list[str]
-) -> TokenResponse:
+    ctx: IssuerContext,
+    grant: Grant,
+    *,
+    presented_hash: str,
+    scope: str,
+    resources: list[str],
+    after: batch.Queue = batch.nothing,
+) -> tuple[TokenResponse, list[Any]]:
     """OAuth 2.1 §4.3.1: rotate the refresh token and mint the new access token as one step.
 
     The JWT is signed first; one script on the grant's slot then swaps the refresh-token hash
     and stores the access-token record. A failure before the script leaves the presented token
     current, so the client's retry succeeds; raises ``RefreshRefused`` unless it rotated.
+    Returns the response and the results of ``after``, run once the script has (store.batch).
     """
     now = ctx.now()
     new_refresh = new_refresh_token(ctx, grant.grant_id)
     access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
-    status, revoked = await grants.rotate(
+    rotation = await grants.rotate(
         ctx.redis,
         grant,
         presented_hash=presented_hash,
@@ -187,10 +232,11 @@ async def refresh_grant(
         now=now,
         ttl=ctx.settings.refresh_token_lifetime,
         token=token,
+        after=after,
     )
-    if status != "ok":
-        raise RefreshRefused(status, revoked)
-    return _response(ctx, access_token, new_refresh, scope, token)
+    if rotation.status != "ok":
+        raise RefreshRefused(rotation.status, rotation.revoked)
+    return _response(ctx, access_token, new_refresh, scope, token), rotation.after
 
 
-__all__ = ["Grant", "GrantRevoked", "RefreshRefused", "TokenResponse", "start_grant"]
+__all__ = ["Grant", "GrantRevoked", "NewGrant", "RefreshRefused", "TokenResponse", "start_grant"]

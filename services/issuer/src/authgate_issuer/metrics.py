@@ -75,6 +75,11 @@ class IssuerMetrics:
             registry=registry,
         )
 
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One finished request (route template, method, status, time to the end)."""
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
 
 _CURRENT: ContextVar[IssuerMetrics | None] = ContextVar("authgate_metrics", default=None)
 
@@ -152,8 +157,7 @@ class MetricsMiddleware:
             # The router stores the matched route in the (shared, mutated) scope.
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+            self.metrics.observe(route, method, status, time.perf_counter() - started)
 
 
 def install(app: FastAPI, settings: IssuerSettings | None = None) -> None:

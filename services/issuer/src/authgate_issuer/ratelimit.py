@@ -7,49 +7,71 @@ one ``INCR`` + ``EXPIRE`` pipeline per request and keeps no per-client state bey
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import Request
+from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 
 from .client_address import client_address
 from .context import IssuerContext
 from .errors import TooManyRequests
+from .store import batch
 
 MINUTE = 60
 HOUR = 3600
 
 
-async def _hit(ctx: IssuerContext, key: str, window: int) -> int:
-    # SET NX EX then INCR rather than EXPIRE NX, which needs Redis 7; the bundled Redis of
-    # `make run` on machines without redis-server is 6.2.
-    async with ctx.redis.pipeline(transaction=False) as pipe:
-        pipe.set(key, 0, ex=window + 1, nx=True)
-        pipe.incr(key)
-        _, count = await pipe.execute()
-    return int(count)
+@dataclass(frozen=True)
+class Hit:
+    """One request counted in a fixed window; queued on a pipeline with the request's other
+    commands (store.batch), then checked against its results."""
+
+    key: str
+    limit: int
+    window: int
+    now: int
+    message: str
+
+    def queue(self, pipe: Pipeline) -> None:
+        # SET NX EX then INCR rather than EXPIRE NX, which needs Redis 7; the bundled Redis of
+        # `make run` on machines without redis-server is 6.2.
+        pipe.set(self.key, 0, ex=self.window + 1, nx=True)
+        pipe.incr(self.key)
+
+    def check(self, results: list[Any]) -> None:
+        """429 with Retry-After when over the limit; ``results`` are this hit's two."""
+        if int(results[1]) > self.limit:
+            retry_after = self.window - self.now % self.window or self.window
+            raise TooManyRequests(self.message, headers={"Retry-After": str(retry_after)})
+
+    async def count(self, ctx: IssuerContext) -> None:
+        """Count and check on its own (one round trip)."""
+        self.check(await batch.run(ctx.redis, self.queue))
 
 
-def _retry_after(now: int, window: int) -> str:
-    return str(window - now % window or window)
-
-
-async def limit_per_address(
-    ctx: IssuerContext, request: Request, route: str, per_minute: int
-) -> None:
-    """429 with Retry-After once ``per_minute`` requests came from this address in the window."""
+def address_hit(ctx: IssuerContext, request: Request, route: str, per_minute: int) -> Hit | None:
+    """The hit of this request on its client address' window; None when unlimited."""
     if per_minute <= 0:
-        return
+        return None
     peer = request.client.host if request.client else None
     address = client_address(
         peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies
     )
     now = ctx.now()
     key = redis_keys.rate_limit(route, address, now // MINUTE)
-    if await _hit(ctx, key, MINUTE) > per_minute:
-        raise TooManyRequests(
-            f"too many {route} requests; retry later",
-            headers={"Retry-After": _retry_after(now, MINUTE)},
-        )
+    return Hit(key, per_minute, MINUTE, now, f"too many {route} requests; retry later")
+
+
+async def limit_per_address(
+    ctx: IssuerContext, request: Request, route: str, per_minute: int
+) -> None:
+    """429 with Retry-After once ``per_minute`` requests came from this address in the window."""
+    hit = address_hit(ctx, request, route, per_minute)
+    if hit is not None:
+        await hit.count(ctx)
 
 
 async def cap_registrations(ctx: IssuerContext) -> None:
@@ -58,8 +80,5 @@ async def cap_registrations(ctx: IssuerContext) -> None:
     if cap <= 0:
         return
     now = ctx.now()
-    if await _hit(ctx, redis_keys.registrations_counter(now // HOUR), HOUR) > cap:
-        raise TooManyRequests(
-            "the registration limit of this server is reached; retry later",
-            headers={"Retry-After": _retry_after(now, HOUR)},
-        )
+    message = "the registration limit of this server is reached; retry later"
+    await Hit(redis_keys.registrations_counter(now // HOUR), cap, HOUR, now, message).count(ctx)

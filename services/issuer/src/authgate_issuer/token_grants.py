@@ -6,18 +6,25 @@ Both end in ``issuance``; this module decides whether the request may have token
 from __future__ import annotations
 
 import hmac
-from typing import NoReturn
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from redis.asyncio.client import Pipeline
+
+from authgate_shared import redis_keys
 
 from . import logs, metrics, pkce
 from .allowlist import is_allowed
 from .context import IssuerContext
 from .credentials import hash_secret, new_id, new_secret
 from .errors import InvalidClient, InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient
-from .issuance import RefreshRefused, TokenResponse, refresh_grant, start_grant
+from .issuance import RefreshRefused, TokenResponse, new_grant, refresh_grant
 from .params import Params
+from .ratelimit import Hit
 from .resources import validate_resources
-from .store import codes, grants
-from .store.clients import ClientRecord, load_client
+from .store import batch, clients, codes, grants
+from .store.clients import ClientRecord
+from .store.grants import Grant
 
 
 def narrow_resources(requested: list[str], allowed: list[str], ctx: IssuerContext) -> list[str]:
@@ -45,10 +52,55 @@ def narrow_scope(requested: str | None, granted: str) -> str:
     return " ".join(wanted)
 
 
-async def _still_registered(ctx: IssuerContext, client: ClientRecord, grant_id: str) -> None:
+@dataclass(frozen=True)
+class Prefetched:
+    """What a token request reads before deciding: its client and, for a refresh, the grant
+    its refresh token names. Read in one round trip with the rate-limit hit (store.batch):
+    reads only, so reading before the client is authenticated changes nothing."""
+
+    client: ClientRecord | None
+    grant: Grant | None
+
+
+async def prefetch(
+    ctx: IssuerContext, hit: Hit | None, client_id: str, grant_id: str | None
+) -> Prefetched:
+    """Count ``hit`` (429 when over), then return the client and grant."""
+    client_key = clients.client_key(client_id)
+
+    def queue(pipe: Pipeline) -> None:
+        if hit is not None:
+            hit.queue(pipe)
+        if client_key is not None:
+            pipe.get(client_key)
+        if grant_id is not None:
+            pipe.hgetall(redis_keys.grant(grant_id))
+
+    results = await batch.run(ctx.redis, queue)
+    if hit is not None:
+        hit.check(results[:2])
+        results = results[2:]
+    client = clients.live_client(results.pop(0), ctx.clock()) if client_key else None
+    grant = grants.parse_grant(grant_id, results.pop(0)) if grant_id is not None else None
+    return Prefetched(client, grant)
+
+
+def _reread_client(client: ClientRecord) -> batch.Queue:
+    key = redis_keys.client(client.client_id)
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.get(key)
+
+    return queue
+
+
+async def _still_registered(
+    ctx: IssuerContext, client: ClientRecord, grant_id: str, reread: list[Any]
+) -> None:
     # A client deleted while its tokens were being minted: revoke_client may have run before
     # the new grant was written, so revoke it here instead of leaving live tokens behind.
-    if await load_client(ctx.redis, client.client_id, ctx.clock()) is None:
+    # ``reread`` is the client record read after the grant was written (_reread_client).
+    if clients.live_client(reread[0], ctx.clock()) is None:
         await grants.revoke_grant(ctx.redis, grant_id)
         raise InvalidClient("the client was deleted")
 
@@ -59,10 +111,10 @@ async def authorization_code(
     """OAuth 2.1 §4.1.3. The code is consumed first (GETDEL), so of concurrent redemptions
     exactly one can succeed, and a failed attempt burns the code.
 
-    Then, in this order: the redeemed-code marker names the grant id, and one script writes the
-    grant with its first access token. A failure after GETDEL leaves the code used (one-time
-    use is the point; the client starts a new authorization), never a grant without its
-    marker: a retry with the code is a replay and revokes whatever this attempt created, so
+    Then, in this order (store.batch), the redeemed-code marker names the grant id, one script
+    writes the grant with its first access token, and the client is read again. A failure
+    after GETDEL leaves the code used (one-time use is the point; the client starts a new
+    authorization), never a grant without its marker: a retry with the code is a replay and revokes whatever this attempt created, so
     tokens whose response was lost do not outlive the retry.
     """
     if "authorization_code" not in client.grant_types:
@@ -79,24 +131,33 @@ async def authorization_code(
         raise InvalidGrant("redirect_uri does not match the authorization request")
     pkce.verify(params.get("code_verifier"), code.code_challenge)
     resources = narrow_resources(params.all("resource"), code.resources, ctx)
-    grant_id = new_id(ctx.random)
-    await codes.mark_redeemed(
-        ctx.redis,
-        code_value,
-        grant_id=grant_id,
-        client_id=client.client_id,
-        ttl=ctx.settings.code_lifetime,
-    )
-    tokens = await start_grant(
+    made = new_grant(
         ctx,
         client_id=client.client_id,
         username=code.username,
         github_id=code.github_id,
         scope=code.scope,
         resources=resources,
-        grant_id=grant_id,
+        grant_id=new_id(ctx.random),
     )
-    await _still_registered(ctx, client, tokens.grant_id)
+    grant = made.grant
+    marker = codes.mark_redeemed(
+        code_value,
+        grant_id=grant.grant_id,
+        client_id=client.client_id,
+        ttl=ctx.settings.code_lifetime,
+    )
+    reread = await grants.create_grant(
+        ctx.redis,
+        grant,
+        now=grant.created_at,
+        ttl=ctx.settings.refresh_token_lifetime,
+        token=made.token,
+        before=marker,
+        after=_reread_client(client),
+    )
+    await _still_registered(ctx, client, grant.grant_id, reread)
+    tokens = made.response(ctx)
     metrics.token_issued()
     logs.event(
         "token_issued",
@@ -127,23 +188,24 @@ async def _replayed(ctx: IssuerContext, client: ClientRecord, code_value: str) -
     )
 
 
-async def refresh_token(ctx: IssuerContext, client: ClientRecord, params: Params) -> TokenResponse:
-    """OAuth 2.1 §4.3 with rotation and reuse detection (RFC 9700 §4.14.2).
+async def refresh_token(
+    ctx: IssuerContext, client: ClientRecord, params: Params, grant: Grant | None
+) -> TokenResponse:
+    """OAuth 2.1 §4.3 with rotation and reuse detection (RFC 9700 §4.14.2). ``grant`` is the
+    one the presented token names, as ``prefetch`` read it (None when absent).
 
     Rotation and the new access token are one script (issuance.refresh_grant): until it runs
     the presented token stays current, so a failure before it costs the client one retry, not
     its grant. A reply lost *after* it makes the retry a reuse (strict rotation, README).
     """
     presented = params.require("refresh_token")
-    grant_id = grants.grant_id_of_refresh_token(presented)
-    grant = await grants.load_grant(ctx.redis, grant_id) if grant_id else None
     if grant is None or grant.client_id != client.client_id:
         # Another client's token: refused without touching the grant (bound to its client).
         raise InvalidGrant("the refresh token is invalid, expired or revoked")
     presented_hash = hash_secret(presented)
     if not hmac.compare_digest(presented_hash, grant.refresh_hash):
         # Not the current token: the script tells a rotated one (reuse: revoke) from garbage.
-        status, revoked = await grants.rotate(
+        rotation = await grants.rotate(
             ctx.redis,
             grant,
             presented_hash=presented_hash,
@@ -151,21 +213,28 @@ async def refresh_token(ctx: IssuerContext, client: ClientRecord, params: Params
             now=ctx.now(),
             ttl=ctx.settings.refresh_token_lifetime,
         )
-        _refused(client, grant, RefreshRefused(status, revoked))
+        _refused(client, grant, RefreshRefused(rotation.status, rotation.revoked))
     if not is_allowed(grant.username, ctx.settings):
         await grants.revoke_grant(ctx.redis, grant.grant_id)
-        logs.event("grant_revoked_user_not_allowed", username=grant.username, grant_id=grant_id)
+        logs.event(
+            "grant_revoked_user_not_allowed", username=grant.username, grant_id=grant.grant_id
+        )
         raise InvalidGrant("the user is no longer allowed to use this service")
     scope = narrow_scope(params.get("scope"), grant.scope)
     resources = narrow_resources(params.all("resource"), grant.resources, ctx)
     try:
-        tokens = await refresh_grant(
-            ctx, grant, presented_hash=presented_hash, scope=scope, resources=resources
+        tokens, reread = await refresh_grant(
+            ctx,
+            grant,
+            presented_hash=presented_hash,
+            scope=scope,
+            resources=resources,
+            after=_reread_client(client),
         )
     except RefreshRefused as refused:
         # A concurrent refresh won (reuse) or the grant was revoked meanwhile (invalid).
         _refused(client, grant, refused)
-    await _still_registered(ctx, client, grant.grant_id)
+    await _still_registered(ctx, client, grant.grant_id, reread)
     metrics.token_refreshed()
     logs.event(
         "token_refreshed",

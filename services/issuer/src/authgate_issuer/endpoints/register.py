@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from authgate_shared.runtime import RandomBytes
 
 from .. import logs, metrics, ratelimit
 from ..client_metadata import parse_json_object, validate_client_metadata
-from ..context import IssuerContext, get_context
+from ..context import context_of
 from ..credentials import hash_secret, new_id, new_secret
 from ..responses import json_response
 from ..store.clients import ClientRecord, save_client
@@ -86,7 +86,8 @@ def issued_response(issued: IssuedClient, issuer_url: str) -> dict[str, Any]:
 
 
 @router.post("/register")
-async def register(request: Request, ctx: IssuerContext = Depends(get_context)) -> Response:
+async def register(request: Request) -> Response:
+    ctx = context_of(request)
     await ratelimit.limit_per_address(
         ctx, request, "register", ctx.settings.register_rate_per_minute
     )

@@ -2,33 +2,43 @@
 
 Form-encoded only; every response carries ``Cache-Control: no-store`` (RFC 6749 §5.1); errors
 are RFC 6749 §5.2 JSON (plus RFC 8707 ``invalid_target``), never a framework 422.
+
+The request's own reads (client, and the grant a refresh token names) share one Redis round
+trip with its rate-limit hit (``token_grants.prefetch``): this is the issuer's busiest route.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .. import token_grants
-from ..client_auth import authenticate, read_form
-from ..context import IssuerContext, get_context
+from .. import client_auth, token_grants
+from ..client_auth import read_form
+from ..context import context_of
 from ..errors import UnsupportedGrantType
-from ..ratelimit import limit_per_address
+from ..ratelimit import address_hit
 from ..responses import json_response
+from ..store.grants import grant_id_of_refresh_token
 
 router = APIRouter()
 
 
 @router.post("/token")
-async def token(request: Request, ctx: IssuerContext = Depends(get_context)) -> Response:
-    await limit_per_address(ctx, request, "token", ctx.settings.token_rate_per_minute)
+async def token(request: Request) -> Response:
+    ctx = context_of(request)
     params = await read_form(request)
-    client = await authenticate(ctx, request, params)
+    credentials = client_auth.presented(request, params)
+    grant_type = params.get("grant_type")
+    refresh = params.get("refresh_token") if grant_type == "refresh_token" else None
+    grant_id = grant_id_of_refresh_token(refresh) if refresh else None
+    hit = address_hit(ctx, request, "token", ctx.settings.token_rate_per_minute)
+    read = await token_grants.prefetch(ctx, hit, credentials.client_id, grant_id)
+    client = client_auth.check(credentials, read.client)
     grant_type = params.require("grant_type")
     if grant_type == "authorization_code":
         tokens = await token_grants.authorization_code(ctx, client, params)
     elif grant_type == "refresh_token":
-        tokens = await token_grants.refresh_token(ctx, client, params)
+        tokens = await token_grants.refresh_token(ctx, client, params, read.grant)
     else:
         raise UnsupportedGrantType("supported: authorization_code, refresh_token")
     return json_response(tokens.body())

@@ -61,15 +61,25 @@ class ClientRecord:
         return cls(**data)
 
 
-async def load_client(redis: aioredis.Redis, client_id: str, now: float) -> ClientRecord | None:
-    """The client, or None when unknown or expired (expiry is also enforced by the TTL)."""
+def client_key(client_id: str) -> str | None:
+    """The record's key, or None for an id that no client can have (nothing to look up)."""
     if not client_id or "{" in client_id or "}" in client_id or len(client_id) > 128:
         return None
-    raw = await redis.get(redis_keys.client(client_id))
+    return redis_keys.client(client_id)
+
+
+def live_client(raw: bytes | str | None, now: float) -> ClientRecord | None:
+    """The record read from Redis, or None when absent or expired (also enforced by the TTL)."""
     if raw is None:
         return None
     record = ClientRecord.from_json(raw)
     return None if record.is_expired(now) else record
+
+
+async def load_client(redis: aioredis.Redis, client_id: str, now: float) -> ClientRecord | None:
+    """The client, or None when unknown or expired."""
+    key = client_key(client_id)
+    return None if key is None else live_client(await redis.get(key), now)
 
 
 async def save_client(

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 from authgate_shared.runtime import RandomBytes
 
 from ..credentials import hash_secret, new_secret
+from .batch import Queue
 
 CODE_BYTES = 32  # 256 bits; OAuth 2.1 §10.10 asks for at least 128
 
@@ -60,11 +62,14 @@ async def consume(redis: aioredis.Redis, code: str) -> AuthorizationCode | None:
     return None if raw is None else AuthorizationCode.from_json(raw)
 
 
-async def mark_redeemed(
-    redis: aioredis.Redis, code: str, *, grant_id: str, client_id: str, ttl: int
-) -> None:
+def mark_redeemed(code: str, *, grant_id: str, client_id: str, ttl: int) -> Queue:
+    """Queue the redeemed-code marker (idempotent: the same value again on a resend)."""
     value = orjson.dumps({"grant_id": grant_id, "client_id": client_id})
-    await redis.set(redis_keys.code_used(hash_secret(code)), value, ex=max(ttl, 1))
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.set(redis_keys.code_used(hash_secret(code)), value, ex=max(ttl, 1))
+
+    return queue
 
 
 async def redeemed_grant(redis: aioredis.Redis, code: str) -> tuple[str, str] | None:

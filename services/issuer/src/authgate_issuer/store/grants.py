@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.typing import EncodableT
 
 from authgate_shared import redis_keys
 
-from . import grants_lua
+from . import batch, grants_lua
 
 REVOKE_BATCH = 500
+CREATE = batch.Script(grants_lua.CREATE)
+ROTATE = batch.Script(grants_lua.ROTATE)
+MINT = batch.Script(grants_lua.MINT)
 
 
 @dataclass(frozen=True)
@@ -80,53 +86,73 @@ class NewToken:
     username: str
     exp: int
 
-    def script_args(self, now: int) -> list[str | bytes | int]:
+    def script_args(self, now: int) -> list[EncodableT]:
         return [self.jti, orjson.dumps(self.record), max(self.exp - now, 1)]
 
 
 # The two indexes live in other slots, so no script can update them with the grant. They are
-# written *before* the script: an index may then name a grant or jti that never came to be (a
-# dangling entry, which purge-expired and the next insert remove), but never miss a live one,
-# which revoke_client relies on to find every grant of a deleted client.
+# written *before* the script (store.batch keeps that order): an index may then name a grant or
+# jti that never came to be (a dangling entry, which purge-expired and the next insert remove),
+# but never miss a live one, which revoke_client relies on to find every grant of a deleted
+# client. No MULTI: each index update is idempotent, and one left without its EXPIRE (a
+# connection lost between the two) only holds entries that the next insert or purge-expired
+# prunes, after which the empty key is gone.
 
 
-async def _index_grant(redis: aioredis.Redis, grant: Grant, expiry: int, now: int) -> None:
+def index_grant(grant: Grant, expiry: int, now: int) -> batch.Queue:
     key = redis_keys.client_grants(grant.client_id)
-    async with redis.pipeline(transaction=True) as pipe:
+
+    def queue(pipe: Pipeline) -> None:
         pipe.zadd(key, {grant.grant_id: expiry})
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, max(expiry - now, 1))
-        await pipe.execute()
+
+    return queue
 
 
-async def _index_token(redis: aioredis.Redis, token: NewToken, now: int) -> None:
+def index_token(token: NewToken, now: int) -> batch.Queue:
     key = redis_keys.user_tokens(token.username)
-    async with redis.pipeline(transaction=True) as pipe:
+
+    def queue(pipe: Pipeline) -> None:
         pipe.zadd(key, {token.jti: token.exp})
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, max(token.exp - now, 1))
-        await pipe.execute()
+
+    return queue
 
 
 async def create_grant(
-    redis: aioredis.Redis, grant: Grant, *, now: int, ttl: int, token: NewToken | None = None
-) -> None:
-    """Write a new grant and, if given, its first access token in one script (both or neither)."""
-    await _index_grant(redis, grant, grant.expiry, now)
+    redis: aioredis.Redis,
+    grant: Grant,
+    *,
+    now: int,
+    ttl: int,
+    token: NewToken | None = None,
+    before: batch.Queue = batch.nothing,
+    after: batch.Queue = batch.nothing,
+) -> list[Any]:
+    """Write a new grant and, if given, its first access token in one script (both or neither).
+
+    ``before`` (idempotent) runs before the indexes and the script, ``after`` once the script
+    has run; returns ``after``'s results (store.batch: one round trip where order allows)."""
     keys = [redis_keys.grant(grant.grant_id), redis_keys.grant_tokens(grant.grant_id)]
-    args: list[str | bytes | int] = [*_script_args(grant.grant_id)[:2], ttl]
+    args: list[EncodableT] = [*_script_args(grant.grant_id)[:2], ttl]
+    indexes = [index_grant(grant, grant.expiry, now)]
     if token is None:
         args += ["", "", 0]
     else:
-        await _index_token(redis, token, now)
+        indexes.append(index_token(token, now))
         keys.append(redis_keys.token(token.jti))
         args += token.script_args(now)
     args += [item for pair in grant.fields().items() for item in pair]
-    await redis.register_script(grants_lua.CREATE)(keys=keys, args=args)
+    _, later = await batch.around_script(
+        redis, CREATE, keys, args, before=batch.chain(before, *indexes), after=after
+    )
+    return later
 
 
-async def load_grant(redis: aioredis.Redis, grant_id: str) -> Grant | None:
-    raw = await redis.hgetall(redis_keys.grant(grant_id))
+def parse_grant(grant_id: str, raw: dict[Any, Any]) -> Grant | None:
+    """The grant from its hash as HGETALL returns it; None when the hash is absent (empty)."""
     if not raw:
         return None
     data = {_text(k): _text(v) for k, v in raw.items()}
@@ -144,6 +170,19 @@ async def load_grant(redis: aioredis.Redis, grant_id: str) -> Grant | None:
     )
 
 
+async def load_grant(redis: aioredis.Redis, grant_id: str) -> Grant | None:
+    return parse_grant(grant_id, await redis.hgetall(redis_keys.grant(grant_id)))
+
+
+class Rotation(NamedTuple):
+    status: str
+    """"ok", "invalid" (not a current or rotated token of this grant) or "reuse"."""
+    revoked: list[str]
+    """The access tokens revoked with the grant on reuse."""
+    after: list[Any]
+    """The results of the commands queued to run after the script."""
+
+
 async def rotate(
     redis: aioredis.Redis,
     grant: Grant,
@@ -153,22 +192,23 @@ async def rotate(
     now: int,
     ttl: int,
     token: NewToken | None = None,
-) -> tuple[str, list[str]]:
-    """Compare-and-swap of the refresh-token hash, storing ``token`` in the same script:
-    ("ok"|"invalid"|"reuse", revoked jtis). Without a token it only detects reuse."""
+    after: batch.Queue = batch.nothing,
+) -> Rotation:
+    """Compare-and-swap of the refresh-token hash, storing ``token`` in the same script.
+    Without a token it only detects reuse. ``after`` runs once the script has (store.batch)."""
     keys = _keys(grant.grant_id)
-    args: list[str | bytes | int] = [*_script_args(grant.grant_id), presented_hash, new_hash]
+    args: list[EncodableT] = [*_script_args(grant.grant_id), presented_hash, new_hash]
     args += [grant.client_id, ttl, now + ttl, now]
+    before: batch.Queue = batch.nothing
     if token is not None:
-        await _index_grant(redis, grant, now + ttl, now)
-        await _index_token(redis, token, now)
+        before = batch.chain(index_grant(grant, now + ttl, now), index_token(token, now))
         keys.append(redis_keys.token(token.jti))
         args += token.script_args(now)
-    result = await redis.register_script(grants_lua.ROTATE)(keys=keys, args=args)
+    result, later = await batch.around_script(redis, ROTATE, keys, args, before=before, after=after)
     status = _text(result[0])
     if status == "ok" and token is None:
-        await _index_grant(redis, grant, now + ttl, now)
-    return status, [_text(j) for j in result[1:]]
+        await batch.run(redis, index_grant(grant, now + ttl, now))
+    return Rotation(status, [_text(j) for j in result[1:]], later)
 
 
 async def mint_token(
@@ -178,9 +218,9 @@ async def mint_token(
     token = NewToken(jti=jti, record=record, username=username, exp=exp)
     grant_id = redis_keys.grant_id_of_jti(jti)
     keys = [redis_keys.grant(grant_id), redis_keys.grant_tokens(grant_id), redis_keys.token(jti)]
-    await _index_token(redis, token, now)
     args = [*_script_args(grant_id)[:2], *token.script_args(now)]
-    return bool(await redis.register_script(grants_lua.MINT)(keys=keys, args=args))
+    stored, _ = await batch.around_script(redis, MINT, keys, args, before=index_token(token, now))
+    return bool(stored)
 
 
 async def load_token_record(redis: aioredis.Redis, jti: str) -> dict[str, object] | None:
