@@ -13,6 +13,7 @@ from authgate_issuer.issuance import GrantRevoked, mint_access_token, start_gran
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import grants
 from authgate_shared import redis_keys
+from testsupport.issuer import issuer_env
 from testsupport.issuer_ctx import issuer_context
 
 
@@ -71,6 +72,22 @@ def test_user_tokens_is_pruned_on_insert(
     members = redis_client.zrange(redis_keys.user_tokens("octocat"), 0, -1)
     assert members == [second.jti.encode()], "the expired jti must be pruned"
     assert first.jti != second.jti
+
+
+def test_a_shorter_lived_token_never_shortens_its_index(
+    settings: IssuerSettings, redis_client: redis.Redis, redis_url: str, keys_dir
+) -> None:
+    # A lowered ACCESS_TOKEN_LIFETIME: the index must still outlive the earlier, longer token.
+    long = _start(settings)
+    short_settings = IssuerSettings.from_env(
+        issuer_env(redis_url, keys_dir, ACCESS_TOKEN_LIFETIME="60")
+    )
+    short = _start(short_settings)
+    index = redis_keys.user_tokens("octocat")
+    assert set(redis_client.zrange(index, 0, -1)) == {long.jti.encode(), short.jti.encode()}
+    expire_at = time.time() + redis_client.ttl(index)
+    assert expire_at >= redis_client.zscore(index, long.jti) >= time.time() + 3600
+    assert redis_client.ttl(redis_keys.client_grants("c1")) > settings.refresh_token_lifetime - 5
 
 
 def test_rotation_ok_then_reuse_revokes_the_family(

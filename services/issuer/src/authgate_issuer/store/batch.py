@@ -19,7 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
@@ -43,7 +43,7 @@ def chain(*queues: Queue) -> Queue:
 
 @dataclass(frozen=True)
 class Script:
-    """A Lua script addressed by its SHA-1 (EVALSHA), loaded on first NOSCRIPT."""
+    """A Lua script addressed by its SHA-1 (EVALSHA); every Script is loaded on a NOSCRIPT."""
 
     source: str
     sha: str = field(init=False)
@@ -52,13 +52,38 @@ class Script:
         # SHA-1 because that is how Redis names scripts (EVALSHA), not for security.
         digest = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
         object.__setattr__(self, "sha", digest)
+        _SCRIPTS.append(self)
+
+    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[EncodableT]) -> None:
+        if isinstance(pipe, ClusterPipeline):
+            # Cluster pipelines refuse EVALSHA; EVAL sends the source (and caches it).
+            pipe.eval(self.source, len(keys), *keys, *args)
+        else:
+            pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+
+_SCRIPTS: list[Script] = []
 
 
 async def run(redis: aioredis.Redis, queue: Queue) -> list[Any]:
-    """The commands of ``queue`` as one pipeline (no MULTI: they need not be atomic)."""
-    async with redis.pipeline(transaction=False) as pipe:
-        queue(pipe)
-        return list(await pipe.execute())
+    """The commands of ``queue`` as one pipeline (no MULTI: they need not be atomic).
+
+    ``queue`` must be idempotent if it queues scripts: after a NOSCRIPT (Redis restarted or
+    its scripts flushed) they are loaded and the whole pipeline is sent again.
+    """
+    for _ in range(2):
+        async with redis.pipeline(transaction=False) as pipe:
+            queue(pipe)
+            results = list(await pipe.execute(raise_on_error=False))
+        if any(isinstance(item, NoScriptError) for item in results):
+            for script in _SCRIPTS:
+                await redis.script_load(script.source)
+            continue
+        for item in results:
+            if isinstance(item, Exception):
+                raise item
+        return results
+    raise NoScriptError("scripts could not be loaded")
 
 
 async def around_script(
@@ -73,8 +98,7 @@ async def around_script(
     """Run ``before``'s commands, then ``script``, then ``after``'s commands, in that order;
     returns (the script's result, ``after``'s results).
 
-    ``before`` must be idempotent: after a NOSCRIPT (Redis restarted or its scripts flushed)
-    the script is loaded and the whole pipeline sent again.
+    ``before`` must be idempotent (see ``run``).
     """
     if isinstance(redis, RedisCluster):
         if before is not nothing:
@@ -82,18 +106,14 @@ async def around_script(
         result = await redis.register_script(script.source)(keys=keys, args=args)
         later = await run(redis, after) if after is not nothing else []
         return result, later
-    for _ in range(2):
-        async with redis.pipeline(transaction=False) as pipe:
-            before(pipe)
-            at = len(pipe.command_stack)
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-            after(pipe)
-            results = await pipe.execute(raise_on_error=False)
-        if isinstance(results[at], NoScriptError):
-            await redis.script_load(script.source)
-            continue
-        for item in results:
-            if isinstance(item, Exception):
-                raise item
-        return results[at], results[at + 1 :]
-    raise NoScriptError(f"script {script.sha} could not be loaded")
+    at = 0
+
+    def queue_all(pipe: Pipeline) -> None:
+        nonlocal at
+        before(pipe)
+        at = len(pipe.command_stack)
+        script.queue(pipe, keys, args)
+        after(pipe)
+
+    results = await run(redis, queue_all)
+    return results[at], results[at + 1 :]

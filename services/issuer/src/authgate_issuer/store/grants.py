@@ -31,6 +31,7 @@ REVOKE_BATCH = 500
 CREATE = batch.Script(grants_lua.CREATE)
 ROTATE = batch.Script(grants_lua.ROTATE)
 MINT = batch.Script(grants_lua.MINT)
+INDEX = batch.Script(grants_lua.INDEX)
 
 
 @dataclass(frozen=True)
@@ -94,31 +95,22 @@ class NewToken:
 # written *before* the script (store.batch keeps that order): an index may then name a grant or
 # jti that never came to be (a dangling entry, which purge-expired and the next insert remove),
 # but never miss a live one, which revoke_client relies on to find every grant of a deleted
-# client. No MULTI: each index update is idempotent, and one left without its EXPIRE (a
-# connection lost between the two) only holds entries that the next insert or purge-expired
-# prunes, after which the empty key is gone.
+# client. Each update is one script on the index's own key (grants_lua.INDEX), idempotent.
+
+
+def _index(key: str, member: str, expiry: int, now: int) -> batch.Queue:
+    def queue(pipe: Pipeline) -> None:
+        INDEX.queue(pipe, [key], [member, expiry, now])
+
+    return queue
 
 
 def index_grant(grant: Grant, expiry: int, now: int) -> batch.Queue:
-    key = redis_keys.client_grants(grant.client_id)
-
-    def queue(pipe: Pipeline) -> None:
-        pipe.zadd(key, {grant.grant_id: expiry})
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.expire(key, max(expiry - now, 1))
-
-    return queue
+    return _index(redis_keys.client_grants(grant.client_id), grant.grant_id, expiry, now)
 
 
 def index_token(token: NewToken, now: int) -> batch.Queue:
-    key = redis_keys.user_tokens(token.username)
-
-    def queue(pipe: Pipeline) -> None:
-        pipe.zadd(key, {token.jti: token.exp})
-        pipe.zremrangebyscore(key, "-inf", now)
-        pipe.expire(key, max(token.exp - now, 1))
-
-    return queue
+    return _index(redis_keys.user_tokens(token.username), token.jti, token.exp, now)
 
 
 async def create_grant(

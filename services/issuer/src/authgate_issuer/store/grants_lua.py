@@ -134,3 +134,19 @@ redis.call('SREM', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 """
+
+# KEYS: a sorted-set index (client_grants or user_tokens); ARGV: member, score (its expiry, unix
+# s), now (the issuer's clock; the TTL is relative, as for every record). Adds the member,
+# prunes members already expired, and makes the key live as long as its longest-lived member: a plain EXPIRE with the new member's lifetime would cut an
+# index short when a shorter-lived member arrives after a longer-lived one (a lowered lifetime
+# setting), and revoke_client / tokens revoke would then miss live entries.
+INDEX = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then
+  local ttl = math.floor(tonumber(last[2]) - tonumber(ARGV[3])) + 1
+  redis.call('EXPIRE', KEYS[1], string.format('%d', math.max(ttl, 1)))
+end
+return 1
+"""
