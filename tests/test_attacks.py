@@ -143,7 +143,7 @@ def parts(token: str) -> tuple[Claims, Claims]:
 
 
 def signing_key(stack: Stack) -> rsa.RSAPrivateKey:
-    ring = keystore.read_key_dir(stack.directory / "keys")
+    ring = keystore.read_key_dir(stack.directory / "keys", "RS256")
     assert ring is not None and isinstance(ring.current.key, rsa.RSAPrivateKey)
     return ring.current.key
 

@@ -110,7 +110,7 @@ def seed_keys(keys_dir: Path) -> Path:
     machine; key generation itself has its own tests.
     """
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if keystore.read_key_dir(keys_dir) is None:
+    if keystore.read_key_dir(keys_dir, "RS256") is None:
         keystore.add_key(keys_dir, _test_key(), make_current=True)
     return keys_dir
 

@@ -10,13 +10,17 @@ import jwt
 import orjson
 import pytest
 import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from authgate_issuer.issuance import start_grant
+from authgate_issuer.keystore import add_key, generate_private_key
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared import claims as jwt_claims
 from authgate_shared import redis_keys
 from authgate_shared.keys import parse_jwks
 from testsupport.admin_cli import admin_env, run, run_process
+from testsupport.issuer import issuer_env
 from testsupport.issuer_ctx import issuer_context
 
 
@@ -33,10 +37,12 @@ def mint(settings: IssuerSettings) -> str:
     return asyncio.run(go())
 
 
-def verify(redis_client: redis.Redis, token: str, issuer: str) -> dict[str, object]:
+def verify(
+    redis_client: redis.Redis, token: str, issuer: str, algorithm: str = "RS256"
+) -> dict[str, object]:
     keys = parse_jwks(redis_client.get(redis_keys.JWKS))
     return jwt_claims.decode(
-        token, keys=dict(keys), algorithm="RS256", issuer=issuer, now=time.time()
+        token, keys=dict(keys), algorithm=algorithm, issuer=issuer, now=time.time()
     )
 
 
@@ -106,3 +112,59 @@ def test_keys_commands_refuse_configurations_without_a_key_directory(
     assert refused.code == 2 and "GATEWAY_RSA_PRIVATE_KEY" in refused.err
     assert run(hs, "keys", "list").code == 2
     assert run(admin_env(redis_url, empty_keys_dir), "keys", "list").code == 1
+
+
+def test_es256_rotate_generates_a_p256_key_and_prune_retires_the_old_one(
+    redis_url: str, empty_keys_dir: Path, redis_client: redis.Redis
+) -> None:
+    keys_dir = empty_keys_dir
+    es256 = {"JWT_ALGORITHM": "ES256", "ACCESS_TOKEN_LIFETIME": "3600"}
+    settings = IssuerSettings.from_env(issuer_env(redis_url, keys_dir, **es256))
+    env = admin_env(redis_url, keys_dir, **es256)
+    before = mint(settings)  # the issuer's first start generates the first P-256 key
+    old_kid = kid(before)
+
+    rotated = run_process(env, "keys", "rotate", "--json")
+    assert rotated.code == 0, rotated.err
+    new_kid = rotated.json()["current"]
+    assert new_kid != old_kid and rotated.json()["previous"] == [old_kid]
+    new_key = serialization.load_pem_private_key((keys_dir / f"{new_kid}.pem").read_bytes(), None)
+    assert isinstance(new_key, ec.EllipticCurvePrivateKey)
+    assert isinstance(new_key.curve, ec.SECP256R1)
+    published = orjson.loads(redis_client.get(redis_keys.JWKS))["keys"]
+    assert {(k["kid"], k["kty"], k["alg"]) for k in published} == {
+        (old_kid, "EC", "ES256"),
+        (new_kid, "EC", "ES256"),
+    }
+    after = mint(settings)
+    assert kid(after) == new_kid and jwt.get_unverified_header(after)["alg"] == "ES256"
+    for token in (before, after):
+        assert verify(redis_client, token, settings.issuer_url, "ES256")["jti"]
+
+    rows = {r["kid"]: r for r in run(env, "keys", "list", "--json").json()}
+    assert rows[new_kid]["current"] and rows[old_kid]["published"]
+
+    (keys_dir / "retired.json").write_bytes(orjson.dumps({old_kid: int(time.time()) - 4000}))
+    pruned = run(env, "keys", "prune", "--json")
+    assert pruned.code == 0 and pruned.json() == {"pruned": [old_kid], "kept": []}
+    with pytest.raises(jwt_claims.InvalidToken, match="unknown"):
+        verify(redis_client, before, settings.issuer_url, "ES256")
+    assert verify(redis_client, after, settings.issuer_url, "ES256")
+
+
+@pytest.mark.parametrize(
+    ("on_disk", "configured", "reason"),
+    [("RS256", "ES256", "is an RSA key"), ("ES256", "RS256", "is an EC P-256 key")],
+)
+def test_keys_commands_refuse_a_directory_of_another_algorithm(
+    redis_url: str, empty_keys_dir: Path, on_disk: str, configured: str, reason: str
+) -> None:
+    keys_dir = empty_keys_dir
+    key = add_key(keys_dir, generate_private_key(on_disk), make_current=True)
+    env = admin_env(redis_url, keys_dir, JWT_ALGORITHM=configured)
+    for command in ("rotate", "list", "prune"):
+        refused = run(env, "keys", command)
+        assert refused.code == 2, (command, refused.err)
+        assert f"{keys_dir}/{key.kid}.pem {reason}" in refused.err
+        assert f"JWT_ALGORITHM={configured}" in refused.err
+    assert [p.name for p in keys_dir.glob("*.pem")] == [f"{key.kid}.pem"]  # nothing written

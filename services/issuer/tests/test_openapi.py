@@ -217,4 +217,5 @@ def test_token_introspection_and_metadata_schemas(document: dict[str, Any]) -> N
     assert not valid(metadata, {k: v for k, v in example_metadata.items() if k != "issuer"})
     jwks = response_schema(document, "/jwks", "get", "200")
     assert valid(jwks, {"keys": [{"kty": "RSA", "n": "0vx7", "e": "AQAB", "kid": "1"}]})
+    assert valid(jwks, {"keys": [{"kty": "EC", "crv": "P-256", "x": "f8", "y": "x_", "kid": "2"}]})
     assert not valid(jwks, {"keys": [{"kid": "1"}]})

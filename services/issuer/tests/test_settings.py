@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared.config import ConfigError
@@ -79,6 +81,55 @@ def test_hs256_requires_a_secret(env: dict[str, str]) -> None:
         IssuerSettings.from_env({**env, "JWT_ALGORITHM": "HS256"})
     ok = IssuerSettings.from_env({**env, "JWT_ALGORITHM": "HS256", "GATEWAY_JWT_SECRET": "x" * 32})
     assert any("HS256" in w for w in ok.warnings)
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+RSA_PEM = _pem(rsa.generate_private_key(65537, 2048))
+P256_PEM = _pem(ec.generate_private_key(ec.SECP256R1()))
+P384_PEM = _pem(ec.generate_private_key(ec.SECP384R1()))
+# GATEWAY_RSA_PRIVATE_KEY (a historical name: with ES256 it holds an EC key) against
+# JWT_ALGORITHM: (algorithm, PEM, None if accepted else the expected message).
+PRIVATE_KEY_RULES = [
+    ("RS256", RSA_PEM, None),
+    ("ES256", P256_PEM, None),
+    ("HS256", P256_PEM, None),  # unused with HS256, as before
+    ("ES256", RSA_PEM, "is an RSA key (2048 bits) but JWT_ALGORITHM=ES256 needs an EC P-256 key"),
+    ("RS256", P256_PEM, "is an EC P-256 key but JWT_ALGORITHM=RS256 needs an RSA key"),
+    ("ES256", P384_PEM, "is an EC secp384r1 key but JWT_ALGORITHM=ES256 needs an EC P-256 key"),
+    ("ES256", "not a pem", "is not a PEM-encoded unencrypted private key"),
+]
+
+
+@pytest.mark.parametrize(("algorithm", "pem", "error"), PRIVATE_KEY_RULES)
+def test_private_key_must_fit_the_algorithm(
+    env: dict[str, str], algorithm: str, pem: str, error: str | None
+) -> None:
+    overrides = {
+        "JWT_ALGORITHM": algorithm,
+        "GATEWAY_JWT_SECRET": "s" * 32,
+        "GATEWAY_RSA_PRIVATE_KEY": pem.replace("\n", "\\n"),
+    }
+    if error is None:
+        assert IssuerSettings.from_env({**env, **overrides}).jwt_algorithm == algorithm
+        return
+    with pytest.raises(ConfigError) as info:
+        IssuerSettings.from_env({**env, **overrides})
+    assert info.value.problems == [f"GATEWAY_RSA_PRIVATE_KEY {error}"]
+
+
+def test_es256_is_accepted_and_unknown_algorithms_are_named(env: dict[str, str]) -> None:
+    settings = IssuerSettings.from_env({**env, "JWT_ALGORITHM": "ES256"})
+    assert settings.jwt_algorithm == "ES256" and settings.rsa_private_key_pem is None
+    assert not any("JWT_ALGORITHM" in w for w in settings.warnings)
+    with pytest.raises(ConfigError, match="JWT_ALGORITHM must be one of RS256, ES256, HS256"):
+        IssuerSettings.from_env({**env, "JWT_ALGORITHM": "ES384"})
 
 
 def test_invalid_rsa_private_key_is_a_config_error(env: dict[str, str]) -> None:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from authgate_shared.config import ConfigError
 from authgate_verifier.settings import VerifierSettings
@@ -73,6 +75,65 @@ def test_every_problem_is_named_at_once() -> None:
 def test_bad_public_key_is_refused() -> None:
     with pytest.raises(ConfigError, match="GATEWAY_RSA_PUBLIC_KEY"):
         VerifierSettings.from_env({**BASE, "GATEWAY_RSA_PUBLIC_KEY": "not a pem"})
+
+
+def _public_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem.decode().replace("\n", "\\n")
+
+
+RSA_PEM = _public_pem(rsa.generate_private_key(65537, 2048))
+P256_PEM = _public_pem(ec.generate_private_key(ec.SECP256R1()))
+P384_PEM = _public_pem(ec.generate_private_key(ec.SECP384R1()))
+# GATEWAY_RSA_PUBLIC_KEY (a historical name: with ES256 it holds an EC key) against
+# JWT_ALGORITHM: (algorithm, PEM, None if accepted else the expected message).
+PUBLIC_KEY_RULES = [
+    ("RS256", RSA_PEM, None),
+    ("ES256", P256_PEM, None),
+    ("ES256", RSA_PEM, "is an RSA key (2048 bits) but JWT_ALGORITHM=ES256 needs an EC P-256 key"),
+    ("RS256", P256_PEM, "is an EC P-256 key but JWT_ALGORITHM=RS256 needs an RSA key"),
+    ("ES256", P384_PEM, "is an EC secp384r1 key but JWT_ALGORITHM=ES256 needs an EC P-256 key"),
+    ("ES256", "not a pem", "is not a PEM-encoded public key"),
+]
+
+
+@pytest.mark.parametrize(("algorithm", "pem", "error"), PUBLIC_KEY_RULES)
+def test_public_key_must_fit_the_algorithm(algorithm: str, pem: str, error: str | None) -> None:
+    env = {**BASE, "JWT_ALGORITHM": algorithm, "GATEWAY_RSA_PUBLIC_KEY": pem}
+    if error is None:
+        settings = VerifierSettings.from_env(env)
+        assert settings.jwt_algorithm == algorithm and settings.rsa_public_key_pem
+        return
+    with pytest.raises(ConfigError) as info:
+        VerifierSettings.from_env(env)
+    assert info.value.problems == [f"GATEWAY_RSA_PUBLIC_KEY {error}"]
+
+
+def test_es256_reads_keys_from_redis_by_default() -> None:
+    s = VerifierSettings.from_env({**BASE, "JWT_ALGORITHM": "ES256"})
+    assert s.jwt_algorithm == "ES256" and s.rsa_public_key_pem is None and s.jwt_secret is None
+
+
+def test_wrong_key_type_stops_the_process_with_exit_2() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        **BASE,
+        "JWT_ALGORITHM": "ES256",
+        "GATEWAY_RSA_PUBLIC_KEY": RSA_PEM,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "authgate_verifier", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "GATEWAY_RSA_PUBLIC_KEY is an RSA key" in result.stderr
+    assert "JWT_ALGORITHM=ES256 needs an EC P-256 key" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_config_exits_2_with_one_message() -> None:

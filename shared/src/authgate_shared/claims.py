@@ -11,12 +11,15 @@ from typing import Any, TypedDict
 
 import jwt
 
+from .keys import key_fits
+
 TOKEN_TYPE = "at+jwt"
 # ``aud`` of a token requested without any RFC 8707 ``resource``: valid on every MCP host of the
 # gateway unless the verifier runs with REQUIRE_RESOURCE_TOKENS=true.
 GATEWAY_AUDIENCE = "urn:authgate:gateway"
 DEFAULT_SCOPE = "mcp:*"
-ALLOWED_ALGORITHMS = ("RS256", "HS256")
+# The values of JWT_ALGORITHM; a deployment accepts exactly one of them (RFC 8725 §3.1).
+ALLOWED_ALGORITHMS = ("RS256", "ES256", "HS256")
 
 
 class AccessTokenClaims(TypedDict):
@@ -89,8 +92,9 @@ def decode(
     """Verify signature, ``typ``, ``iss``, ``exp``/``nbf``/``iat`` and ``jti``; return the claims.
 
     Only ``algorithm`` is accepted (RFC 8725 §3.1: no ``none``, no algorithm chosen by the token),
-    the key is picked by ``kid`` from ``keys`` only, and ``jku``/``x5u``/``jwk`` headers are never
-    followed. Audience is checked by the caller, which knows the requested resource.
+    the key is picked by ``kid`` from ``keys`` only and must be of that algorithm's key type, and
+    ``jku``/``x5u``/``jwk`` headers are never followed. Audience is checked by the caller, which
+    knows the requested resource.
     """
     try:
         header = jwt.get_unverified_header(token)
@@ -104,6 +108,10 @@ def decode(
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise InvalidToken("unknown_kid", "token signing key is unknown")
+    if not key_fits(algorithm, key):
+        # RFC 8725 §3.1: each key is used with exactly one algorithm; an RSA key under ES256,
+        # or an EC key under RS256, is refused without being tried.
+        raise InvalidToken("bad_signature", "token signing key does not fit the algorithm")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

@@ -20,7 +20,7 @@ import hmac
 
 import orjson
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from authgate_shared.runtime import RandomBytes
@@ -44,7 +44,7 @@ def cookie_key(settings: IssuerSettings, keys: KeyRing) -> bytes:
     kid = keys.current.kid
     if kid not in _derived:
         material = keys.current.key
-        if isinstance(material, rsa.RSAPrivateKey):
+        if isinstance(material, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             material = material.private_bytes(
                 serialization.Encoding.DER,
                 serialization.PrivateFormat.PKCS8,

@@ -234,7 +234,8 @@ SERVER_METADATA: Schema = {
         "authorization_response_iss_parameter_supported": {"type": "boolean"},
     },
 }
-# RFC 7517 §5 (set) and §4 (keys: kty required, the rest optional and extensible).
+# RFC 7517 §5 (set) and §4 (keys: kty required, the rest optional and extensible); the members
+# are those of RSA (RFC 7518 §6.3.1) and EC P-256 (§6.2.1) public keys, RS256 or ES256.
 JWK_SET: Schema = {
     "type": "object",
     "required": ["keys"],
@@ -244,7 +245,9 @@ JWK_SET: Schema = {
             "items": {
                 "type": "object",
                 "required": ["kty"],
-                "properties": {name: STRING for name in ("kty", "use", "alg", "kid", "n", "e")},
+                "properties": {
+                    name: STRING for name in ("kty", "use", "alg", "kid", "n", "e", "crv", "x", "y")
+                },
             },
         }
     },

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from authgate_shared.claims import DEFAULT_SCOPE
+from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url
-from authgate_shared.keys import MIN_HMAC_BYTES, load_rsa_private_pem, pem_text
+from authgate_shared.keys import MIN_HMAC_BYTES, load_private_pem, pem_text
 from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
 
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
@@ -44,6 +44,7 @@ class IssuerSettings:
     dev_login: bool
     jwt_algorithm: str
     jwt_secret: bytes | None = field(repr=False)
+    # GATEWAY_RSA_PRIVATE_KEY: the name is historical, with ES256 it holds an EC P-256 key.
     rsa_private_key_pem: bytes | None = field(repr=False)
     rsa_public_key_pem: bytes | None
     keys_dir: Path
@@ -115,7 +116,7 @@ class IssuerSettings:
         github_base_url = env.parsed("GITHUB_BASE_URL", "https://github.com", parse_base_url)
         github_api_url = env.parsed("GITHUB_API_URL", "https://api.github.com", parse_base_url)
 
-        algorithm = env.choice("JWT_ALGORITHM", "RS256", ("RS256", "HS256"))
+        algorithm = env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS)
         secret_text = env.raw("GATEWAY_JWT_SECRET")
         jwt_secret = secret_text.encode() if secret_text else None
         if algorithm == "HS256":
@@ -126,13 +127,15 @@ class IssuerSettings:
                     f"GATEWAY_JWT_SECRET must be at least {MIN_HMAC_BYTES} bytes for HS256, got {len(jwt_secret)}"
                 )
             warnings.append(
-                "JWT_ALGORITHM=HS256: every verifier holds the signing secret and can mint tokens; prefer RS256"
+                "JWT_ALGORITHM=HS256: every verifier holds the signing secret and can mint tokens; prefer RS256 or ES256"
             )
         private_pem = env.raw("GATEWAY_RSA_PRIVATE_KEY")
         public_pem = env.raw("GATEWAY_RSA_PUBLIC_KEY")
-        if private_pem is not None and algorithm == "RS256":
+        if private_pem is not None and algorithm != "HS256":
+            # A key of the other type would make the issuer sign tokens every verifier refuses:
+            # stop here instead (RFC 8725 §3.1, one algorithm per key).
             try:
-                load_rsa_private_pem(pem_text(private_pem))
+                load_private_pem(pem_text(private_pem), algorithm)
             except ValueError as exc:
                 env.problems.append(f"GATEWAY_RSA_PRIVATE_KEY {exc}")
 

@@ -1,10 +1,13 @@
 """The verification keys: the issuer's JWK Set from Redis, or one configured key.
 
-RS256 keys come from the JWK Set the issuer publishes in Redis (``redis_keys.JWKS``) unless
-``GATEWAY_RSA_PUBLIC_KEY`` pins one; HS256 uses ``GATEWAY_JWT_SECRET``. Keys are selected by
-``kid`` only (RFC 7515 §4.1.4); ``jku``/``x5u``/``jwk`` headers are never followed (RFC 8725
-§3.10). A token with an unknown ``kid`` may mean the issuer rotated keys, so it triggers a reload,
-but at most one per ``min_reload_interval``: a flood of junk kids cannot hammer Redis.
+RS256 and ES256 keys come from the JWK Set the issuer publishes in Redis (``redis_keys.JWKS``)
+unless ``GATEWAY_RSA_PUBLIC_KEY`` pins one (an RSA or EC P-256 PEM, matching JWT_ALGORITHM);
+HS256 uses ``GATEWAY_JWT_SECRET``. The set may hold keys of both types: ``claims.decode`` uses a
+key only with the algorithm of its type, and only on a cache miss, so nothing is filtered here.
+Keys are selected by ``kid`` only (RFC 7515 §4.1.4); ``jku``/``x5u``/``jwk`` headers are never
+followed (RFC 8725 §3.10). A token with an unknown ``kid`` may mean the issuer rotated keys, so
+it triggers a reload, but at most one per ``min_reload_interval``: a flood of junk kids cannot
+hammer Redis.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from authgate_shared import redis_keys
-from authgate_shared.keys import hmac_kid, load_rsa_public_pem, parse_jwks, rsa_public_jwk
+from authgate_shared.keys import hmac_kid, load_public_pem, parse_jwks, public_jwk
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock
 
@@ -36,8 +39,8 @@ def static_keys(settings: VerifierSettings) -> dict[str, Any] | None:
         assert settings.jwt_secret is not None
         return {hmac_kid(settings.jwt_secret): settings.jwt_secret}
     if settings.rsa_public_key_pem is not None:
-        public = load_rsa_public_pem(settings.rsa_public_key_pem)
-        return {rsa_public_jwk(public)["kid"]: public}
+        public = load_public_pem(settings.rsa_public_key_pem, settings.jwt_algorithm)
+        return {public_jwk(public)["kid"]: public}
     return None
 
 

@@ -20,9 +20,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from authgate_shared.claims import DEFAULT_SCOPE
+from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url
-from authgate_shared.keys import MIN_HMAC_BYTES, load_rsa_public_pem, pem_text
+from authgate_shared.keys import MIN_HMAC_BYTES, load_public_pem, pem_text
 from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
 
 # host[:port] as a proxy forwards it: DNS name, IPv4 or bracketed IPv6 (RFC 3986 §3.2.2).
@@ -71,6 +71,7 @@ class VerifierSettings:
     redis: RedisSettings
     jwt_algorithm: str
     jwt_secret: bytes | None = field(repr=False)
+    # GATEWAY_RSA_PUBLIC_KEY: the name is historical, with ES256 it holds an EC P-256 key.
     rsa_public_key_pem: bytes | None
     require_resource_tokens: bool
     revocation_cache_ms: int
@@ -100,7 +101,7 @@ class VerifierSettings:
             except ValueError as exc:
                 env.problems.append(f"ISSUER_URL {exc}")
 
-        algorithm = env.choice("JWT_ALGORITHM", "RS256", ("RS256", "HS256"))
+        algorithm = env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS)
         secret_text = env.raw("GATEWAY_JWT_SECRET")
         secret = secret_text.encode() if secret_text else None
         if algorithm == "HS256" and (secret is None or len(secret) < MIN_HMAC_BYTES):
@@ -109,9 +110,11 @@ class VerifierSettings:
             )
         public_text = env.raw("GATEWAY_RSA_PUBLIC_KEY")
         public_pem = pem_text(public_text) if public_text else None
-        if public_pem is not None and algorithm == "RS256":
+        if public_pem is not None and algorithm != "HS256":
+            # A key of the other type could never verify a token: stop now rather than refuse
+            # every request (RFC 8725 §3.1, one algorithm per key).
             try:
-                load_rsa_public_pem(public_pem)
+                load_public_pem(public_pem, algorithm)
             except ValueError as exc:
                 env.problems.append(f"GATEWAY_RSA_PUBLIC_KEY {exc}")
 
@@ -120,7 +123,7 @@ class VerifierSettings:
             redis=redis_settings_from_env(env),
             jwt_algorithm=algorithm,
             jwt_secret=secret if algorithm == "HS256" else None,
-            rsa_public_key_pem=public_pem if algorithm == "RS256" else None,
+            rsa_public_key_pem=public_pem if algorithm != "HS256" else None,
             require_resource_tokens=env.flag("REQUIRE_RESOURCE_TOKENS", False),
             revocation_cache_ms=env.integer("REVOCATION_CACHE_MS", 0, minimum=0, maximum=60000),
             required_scopes=env.parsed("REQUIRED_SCOPES", {}, _parse_required_scopes),

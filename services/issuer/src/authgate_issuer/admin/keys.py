@@ -1,11 +1,12 @@
-"""``authgate keys list|rotate|prune``: the RSA signing keys in KEYS_DIR.
+"""``authgate keys list|rotate|prune``: the signing keys in KEYS_DIR (RS256 or ES256).
 
 Rotation adds a key and makes it current; the previous keys stay in the JWK Set, because tokens
 they signed remain valid until they expire. ``retired.json`` in KEYS_DIR records when each key
 stopped being current ({kid: unix seconds}); ``prune`` deletes a previous key once
 ACCESS_TOKEN_LIFETIME (+ a margin for issuers that had not yet reloaded) has passed since then.
 A previous key with no retirement record (rotated by hand) is recorded on first sight, so its
-clock starts then: never early, at worst late.
+clock starts then: never early, at worst late. ``rotate`` generates a key of JWT_ALGORITHM's
+type; a key of another type in the directory is refused, as at the issuer's start-up.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authgate_shared import redis_keys
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 
-from ..keystore import RSA_BITS, KeyDirLock, KeyRing, add_key, publish_jwks, read_key_dir
+from ..keystore import (
+    KeyDirLock,
+    KeyRing,
+    add_key,
+    generate_private_key,
+    publish_jwks,
+    read_key_dir,
+)
 from .common import NOT_FOUND, OK, Admin, CommandError, when
 
 RETIRED = "retired.json"
@@ -32,8 +39,8 @@ PUBLISHED = {True: "yes", False: "NO", None: "?"}
 
 def _keys_dir(admin: Admin) -> Path:
     settings = admin.settings
-    if settings.jwt_algorithm != "RS256":
-        raise CommandError("JWT_ALGORITHM is HS256: there are no RSA keys to manage")
+    if settings.jwt_algorithm == "HS256":
+        raise CommandError("JWT_ALGORITHM is HS256: there are no signing keys to manage")
     if settings.rsa_key_from_env:
         raise CommandError("GATEWAY_RSA_PRIVATE_KEY is set: rotate by changing that variable")
     return settings.keys_dir
@@ -54,26 +61,34 @@ def save_retired(keys_dir: Path, retired: dict[str, int]) -> None:
     os.replace(tmp, keys_dir / RETIRED)
 
 
-def _ring(keys_dir: Path) -> KeyRing:
-    ring = read_key_dir(keys_dir) if keys_dir.is_dir() else None
+def _read(keys_dir: Path, algorithm: str) -> KeyRing | None:
+    try:
+        return read_key_dir(keys_dir, algorithm)
+    except RuntimeError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _ring(keys_dir: Path, algorithm: str) -> KeyRing:
+    ring = _read(keys_dir, algorithm) if keys_dir.is_dir() else None
     if ring is None:
         raise CommandError(f"no signing key in {keys_dir}", NOT_FOUND)
     return ring
 
 
-def _rotate(keys_dir: Path, now: int) -> tuple[str, KeyRing]:
+def _rotate(keys_dir: Path, algorithm: str, now: int) -> tuple[str, KeyRing]:
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with KeyDirLock(keys_dir):
-        old = read_key_dir(keys_dir)
-        new = add_key(keys_dir, rsa.generate_private_key(65537, RSA_BITS), make_current=True)
+        # Read first: a directory holding another algorithm's keys is refused before any write.
+        old = _read(keys_dir, algorithm)
+        new = add_key(keys_dir, generate_private_key(algorithm), make_current=True)
         if old is not None:
             save_retired(keys_dir, {**load_retired(keys_dir), old.current.kid: now})
-        return new.kid, _ring(keys_dir)
+        return new.kid, _ring(keys_dir, algorithm)
 
 
-def _prune(keys_dir: Path, now: int, lifetime: int) -> tuple[list[str], KeyRing]:
+def _prune(keys_dir: Path, algorithm: str, now: int, lifetime: int) -> tuple[list[str], KeyRing]:
     with KeyDirLock(keys_dir):
-        ring = _ring(keys_dir)
+        ring = _ring(keys_dir, algorithm)
         retired = load_retired(keys_dir)
         previous = {key.kid for key in ring.previous}
         retired = {kid: at for kid, at in retired.items() if kid in previous}
@@ -85,11 +100,12 @@ def _prune(keys_dir: Path, now: int, lifetime: int) -> tuple[list[str], KeyRing]
                 del retired[kid]
                 pruned.append(kid)
         save_retired(keys_dir, retired)
-        return pruned, _ring(keys_dir)
+        return pruned, _ring(keys_dir, algorithm)
 
 
 async def rotate(args: argparse.Namespace, admin: Admin) -> int:
-    kid, ring = await asyncio.to_thread(_rotate, _keys_dir(admin), int(admin.now()))
+    algorithm = admin.settings.jwt_algorithm
+    kid, ring = await asyncio.to_thread(_rotate, _keys_dir(admin), algorithm, int(admin.now()))
     await publish_jwks(admin.redis, ring)
     if args.json:
         admin.json({"current": kid, "previous": [k.kid for k in ring.previous]})
@@ -102,7 +118,8 @@ async def rotate(args: argparse.Namespace, admin: Admin) -> int:
 async def prune(args: argparse.Namespace, admin: Admin) -> int:
     lifetime = admin.settings.access_token_lifetime
     keys_dir = _keys_dir(admin)
-    pruned, ring = await asyncio.to_thread(_prune, keys_dir, int(admin.now()), lifetime)
+    algorithm = admin.settings.jwt_algorithm
+    pruned, ring = await asyncio.to_thread(_prune, keys_dir, algorithm, int(admin.now()), lifetime)
     if pruned:
         await publish_jwks(admin.redis, ring)
     if args.json:
@@ -114,7 +131,7 @@ async def prune(args: argparse.Namespace, admin: Admin) -> int:
 
 async def list_keys(args: argparse.Namespace, admin: Admin) -> int:
     keys_dir = _keys_dir(admin)
-    ring = _ring(keys_dir)
+    ring = _ring(keys_dir, admin.settings.jwt_algorithm)
     retired = load_retired(keys_dir)
     published: set[str] | None = None  # None: Redis unreachable; listing must not need it
     try:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from authgate_shared.claims import ALLOWED_ALGORITHMS
 from authgate_shared.config import EnvReader
 from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
 
@@ -34,7 +35,7 @@ class AdminSettings:
             keys_dir=Path(env.text("KEYS_DIR", "/keys") or "/keys"),
             access_token_lifetime=env.integer("ACCESS_TOKEN_LIFETIME", 2592000, minimum=1),
             refresh_token_lifetime=env.integer("REFRESH_TOKEN_LIFETIME", 31536000, minimum=1),
-            jwt_algorithm=env.choice("JWT_ALGORITHM", "RS256", ("RS256", "HS256")),
+            jwt_algorithm=env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS),
             rsa_key_from_env=env.raw("GATEWAY_RSA_PRIVATE_KEY") is not None,
         )
         env.check()
