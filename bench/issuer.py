@@ -4,7 +4,8 @@ Everything runs with 2 workers under the issuer's uvicorn settings, all services
 the whole run, and the cases are measured in interleaved rounds (median reported), as in the
 verifier section. The issuer runs as in production (JSON logs at INFO, rate limits on) except
 that the limits are set far above the benchmark's rate, so their Redis round trips are measured
-but never refuse. A second issuer with HS256 shares the Redis and isolates the cost of RS256.
+but never refuse. Two more issuers share the Redis: ES256 (the fast asymmetric choice) and
+HS256, which isolates the cost of signing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ NO_LIMITS = {
     "MAX_REGISTRATIONS_PER_HOUR": "100000000",
 }
 HS256 = {"JWT_ALGORITHM": "HS256", "GATEWAY_JWT_SECRET": "bench-" + "s" * 40}
+ES256 = {"JWT_ALGORITHM": "ES256"}
 JSON = {"Content-Type": "application/json"}
 FORM = "application/x-www-form-urlencoded"
 
@@ -85,7 +87,8 @@ def run(directory: Path, duration: int) -> list[Result]:
             stack.callback(proc.stop)
             return proc
 
-        rs256, hs256 = issuer("issuer-rs256"), issuer("issuer-hs256", **HS256)
+        rs256 = issuer("issuer-rs256")
+        es256, hs256 = issuer("issuer-es256", **ES256), issuer("issuer-hs256", **HS256)
         bare = ServiceProcess(
             python_module("bench.bare_fastapi", "--port", "{port}", "--workers", str(WORKERS)),
             {},
@@ -95,20 +98,22 @@ def run(directory: Path, duration: int) -> list[Result]:
         client = register_client(rs256.url)
         bench = Bench(directory, duration, redis.url, client.basic())
         bench.client_id = client.client_id
-        return [row.result for row in _measure(bench, bare.url, rs256.url, hs256.url)]
+        issuers = {"RS256": rs256.url, "ES256": es256.url, "HS256": hs256.url}
+        return [row.result for row in _measure(bench, bare.url, issuers)]
 
 
-def _measure(bench: Bench, bare: str, rs256: str, hs256: str) -> list[Row]:
+def _measure(bench: Bench, bare: str, issuers: dict[str, str]) -> list[Row]:
     d, directory = bench.duration, bench.directory
     body = json.dumps(REGISTRATION)
     form = code_form().replace("%s", "bench-code")
     discovery = "/.well-known/oauth-authorization-server"
+    rs256 = issuers["RS256"]
     for url in (bare + "/static", rs256 + discovery, rs256 + "/jwks"):
         warm_up(url, {}, directory)
     for name, url, path in (("warm bare", bare, "/json"), ("warm register", rs256, "/register")):
         post(name, url, path, body, JSON, duration=2, directory=directory)
-    bench.authorization_code("warm token rs256", rs256, 3)
-    bench.authorization_code("warm token hs256", hs256, 3)
+    for algorithm, url in issuers.items():
+        bench.authorization_code(f"warm token {algorithm}", url, 3)
     runs: dict[str, list[Result]] = {}
 
     def record(result: Result) -> None:
@@ -122,10 +127,9 @@ def _measure(bench: Bench, bare: str, rs256: str, hs256: str) -> list[Row]:
         record(post("register (RFC 7591)", rs256, "/register", body, JSON, duration=d, directory=directory).result)  # fmt: skip
         bare_form = {"Content-Type": FORM}
         record(post("bare FastAPI POST form", bare, "/form", form, bare_form, duration=d, directory=directory).result)  # fmt: skip
-        record(bench.authorization_code("token authorization_code RS256", rs256, d))
-        record(bench.refresh("token refresh_token RS256", rs256))
-        record(bench.authorization_code("token authorization_code HS256", hs256, d))
-        record(bench.refresh("token refresh_token HS256", hs256))
+        for algorithm, url in issuers.items():
+            record(bench.authorization_code(f"token authorization_code {algorithm}", url, d))
+            record(bench.refresh(f"token refresh_token {algorithm}", url))
     r = {name: median(name, results) for name, results in runs.items()}
     get, js, fm = r["bare FastAPI GET"], r["bare FastAPI POST json"], r["bare FastAPI POST form"]
     rows = [
@@ -135,11 +139,13 @@ def _measure(bench: Bench, bare: str, rs256: str, hs256: str) -> list[Row]:
         Row(js, None),
         Row(r["register (RFC 7591)"], js, Target(min_rps=2000)),
         Row(fm, None),
-        Row(r["token authorization_code RS256"], fm, Target(min_rps=2000)),
-        Row(r["token refresh_token RS256"], fm, Target(min_rps=2000)),
-        Row(r["token authorization_code HS256"], fm),
-        Row(r["token refresh_token HS256"], fm),
     ]
+    # RS256-3072 signing alone caps /token below the target on 2 cores (see the signing
+    # table); ES256 is the configuration that is held to it.
+    for algorithm in issuers:
+        target = Target(min_rps=2000) if algorithm != "HS256" else Target()
+        for grant in ("authorization_code", "refresh_token"):
+            rows.append(Row(r[f"token {grant} {algorithm}"], fm, target))
     title = f"Issuer, median of {ROUNDS} rounds; ratio = to the bare FastAPI route above it"
     print("\n".join(format_table(title, rows, WORKERS)))
     return rows

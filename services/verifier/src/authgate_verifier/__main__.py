@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
+from authgate_shared import http_server
 from authgate_shared.config import ConfigError
 
 from . import logs
@@ -21,7 +22,8 @@ from .settings import VerifierSettings
 # The uvicorn settings the benchmark's bare ASGI app runs with too (same server, same costs).
 UVICORN_OPTIONS: dict[str, object] = {
     "loop": "uvloop",
-    "http": "httptools",
+    # httptools, with the request head capped (an endless header must not grow memory).
+    "http": http_server.PROTOCOL,
     # The verifier reads X-Forwarded-* itself; uvicorn's middleware would cost ~11% for nothing.
     "proxy_headers": False,
     "server_header": False,

@@ -1,0 +1,126 @@
+"""The capped httptools protocol: oversized request heads get 431, normal traffic is untouched."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from authgate_shared import http_server
+from testsupport.ports import free_port
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"%d" % size
+    headers = [(b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    chosen = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=chosen, http=http_server.PROTOCOL, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield chosen
+    server.should_exit = True
+    thread.join(5)
+
+
+def _read_response(conn: socket.socket, pending: bytearray | None = None) -> bytes:
+    """One response (head + content-length body), or what arrived before the server closed.
+    ``pending`` keeps bytes of later responses that arrived in the same read."""
+    data = pending if pending is not None else bytearray()
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+    end = data.index(b"\r\n\r\n") + 4
+    length = int(bytes(data[:end]).lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(data) < end + length:
+        data += conn.recv(65536)
+    answer = bytes(data[: end + length])
+    del data[: end + length]
+    return answer
+
+
+def _send(port: int, *requests: bytes) -> list[bytes]:
+    answers = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        for request in requests:
+            try:
+                conn.sendall(request)
+                answers.append(_read_response(conn))
+            except (ConnectionResetError, BrokenPipeError):
+                answers.append(b"reset")
+    return answers
+
+
+def _get(headers: bytes = b"") -> bytes:
+    return b"GET / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [b"X-Big: " + b"a" * 200_000 + b"\r\n", b"".join(b"X-H%d: v\r\n" % i for i in range(50_000))],
+    ids=["one-200KB-header", "fifty-thousand-headers"],
+)
+def test_an_oversized_head_gets_431_and_a_closed_connection(port: int, headers: bytes) -> None:
+    [answer] = _send(port, _get(headers))
+    assert answer.startswith(b"HTTP/1.1 431 ") or answer == b"reset"
+    if answer != b"reset":
+        assert b"connection: close" in answer
+
+
+def test_keep_alive_requests_are_counted_one_by_one(port: int) -> None:
+    # Three heads of ~10 KiB each on one connection: each under the cap, together over it.
+    head = _get(b"X-Pad: " + b"p" * 10_000 + b"\r\n")
+    answers = _send(port, head, head, head)
+    assert [a.split(b"\r\n")[0] for a in answers] == [b"HTTP/1.1 200 OK"] * 3
+
+
+def test_bodies_do_not_count_toward_the_head(port: int) -> None:
+    body = b"b" * 100_000
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    answers = _send(port, post, _get())
+    assert answers[0].startswith(b"HTTP/1.1 200") and answers[0].endswith(b"100000")
+    assert answers[1].startswith(b"HTTP/1.1 200")
+
+
+def test_both_services_run_with_the_capped_protocol() -> None:
+    from authgate_issuer.__main__ import UVICORN_OPTIONS as ISSUER
+    from authgate_verifier.__main__ import UVICORN_OPTIONS as VERIFIER
+
+    assert ISSUER["http"] == VERIFIER["http"] == http_server.PROTOCOL
+
+
+def test_pipelined_requests_in_one_write_pass(port: int) -> None:
+    # 300 small heads (~25 KiB) in one write, so one read holds many of them: none refused.
+    requests = _get(b"X-Pad: " + b"p" * 40 + b"\r\n") * 300
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(requests)
+        pending = bytearray()
+        answers = [_read_response(conn, pending) for _ in range(300)]
+    assert all(a.startswith(b"HTTP/1.1 200") for a in answers)
