@@ -203,3 +203,19 @@ def test_refresh_token_grant_id_parsing() -> None:
     assert grants.grant_id_of_refresh_token("abc.def") == "abc"
     for bad in ("abc", ".def", "abc.", "{a}.b", "a" * 65 + ".b"):
         assert grants.grant_id_of_refresh_token(bad) is None
+
+
+def test_grant_fields_are_every_field_but_the_id_as_text() -> None:
+    grant = grants.Grant("g1", "c1", "octocat", "1", "mcp:*", ["https://a"], 1, 2, 3, "h")
+    assert grant.fields() == {
+        "client_id": "c1",
+        "username": "octocat",
+        "github_id": "1",
+        "scope": "mcp:*",
+        "resources": '["https://a"]',
+        "created_at": "1",
+        "expiry": "2",
+        "refresh_issued_at": "3",
+        "refresh_hash": "h",
+    }
+    assert grants.parse_grant("g1", grant.fields()) == grant

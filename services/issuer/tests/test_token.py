@@ -128,6 +128,17 @@ def test_code_of_another_client_is_refused(
     assert_error(redeem(client, thief, code), "invalid_grant")
 
 
+def test_a_request_refused_for_its_credentials_spends_the_code(
+    client: TestClient, settings: IssuerSettings, creds: Credentials
+) -> None:
+    # The code is taken in the request's first round trip, before authentication decides
+    # (token_grants.Prefetched): one use, as for a code presented by another client.
+    code = issue_code(settings, creds.client_id)
+    wrong = Credentials(creds.client_id, "not-the-secret", creds.method)
+    assert_error(redeem(client, wrong, code), "invalid_client", 401)
+    assert_error(redeem(client, creds, code), "invalid_grant")
+
+
 def test_redirect_uri_must_match(
     client: TestClient, settings: IssuerSettings, creds: Credentials
 ) -> None:
@@ -322,9 +333,11 @@ def test_grant_created_while_the_client_is_deleted_is_revoked(
 
     async def go() -> None:
         async with issuer_context(settings) as ctx:
+            taken = await token_grants.prefetch(ctx, None, "vanishing", code=code)
+            assert taken.client is None and taken.code is not None
             with pytest.raises(InvalidClient):
                 await token_grants.authorization_code(
-                    ctx, record, parse_pairs(list(code_form(code).items()))
+                    ctx, record, parse_pairs(list(code_form(code).items())), taken.code
                 )
 
     asyncio.run(go())

@@ -10,10 +10,17 @@ previous request is counted from the next read on: it may exceed the cap by at m
 (bounded by the transport), which is what matters: memory stays bounded.
 
 Used as ``uvicorn.run(..., http=PROTOCOL)`` (a string, so spawned workers import it).
+
+Importing this module also replaces the regular expression uvicorn checks every response
+header value with (``HEADER_VALUE_RE``: no control character but tab, RFC 9110 §5.5) by a
+``bytes.translate`` check with the same verdict for every input (tested byte by byte): the
+regex scans ~2.6 ns per byte, and the verifier forwards the ~1 KB JWT as ``X-Auth-Token`` on
+every 200, so the check alone was ~10% of a cached /verify.
 """
 
 from __future__ import annotations
 
+from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 16 * 1024  # h11's default, and more than any client here sends
@@ -53,3 +60,20 @@ class CappedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         # The next request on this keep-alive connection starts its own count.
         self._in_head, self._head_bytes = True, 0
+
+
+# Bytes a header value may hold: tab, visible ASCII and space, obs-text (0x80-0xFF).
+_ALLOWED_IN_VALUE = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+
+
+class HeaderValueCheck:
+    """``search(value)``: the forbidden bytes of ``value`` (truthy), or None when it is clean."""
+
+    @staticmethod
+    def search(value: bytes) -> bytes | None:
+        return value.translate(None, _ALLOWED_IN_VALUE) or None
+
+
+# Kept so the tests compare the replacement with the regex of the installed uvicorn.
+REPLACED_VALUE_RE = httptools_impl.HEADER_VALUE_RE
+httptools_impl.HEADER_VALUE_RE = HeaderValueCheck()  # type: ignore[assignment]

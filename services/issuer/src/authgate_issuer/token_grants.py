@@ -54,18 +54,27 @@ def narrow_scope(requested: str | None, granted: str) -> str:
 
 @dataclass(frozen=True)
 class Prefetched:
-    """What a token request reads before deciding: its client and, for a refresh, the grant
-    its refresh token names. Read in one round trip with the rate-limit hit (store.batch):
-    reads only, so reading before the client is authenticated changes nothing."""
+    """What a token request reads before deciding, in one round trip with its rate-limit hit
+    (store.batch): its client; for a refresh, the grant its refresh token names; for a code,
+    the code's record, taken (GETDEL). Taking the code before the client is authenticated
+    means a request refused for its rate or its credentials spends the code: one use is the
+    point (OAuth 2.1 §4.1.3), and anyone holding a code can already spend it by presenting it
+    from a client of their own, which is refused only after the code is taken."""
 
     client: ClientRecord | None
     grant: Grant | None
+    code: codes.AuthorizationCode | None
 
 
 async def prefetch(
-    ctx: IssuerContext, hit: Hit | None, client_id: str, grant_id: str | None
+    ctx: IssuerContext,
+    hit: Hit | None,
+    client_id: str,
+    *,
+    grant_id: str | None = None,
+    code: str | None = None,
 ) -> Prefetched:
-    """Count ``hit`` (429 when over), then return the client and grant."""
+    """Count ``hit`` (429 when over), then return the client, grant and code record."""
     client_key = clients.client_key(client_id)
 
     def queue(pipe: Pipeline) -> None:
@@ -75,6 +84,8 @@ async def prefetch(
             pipe.get(client_key)
         if grant_id is not None:
             pipe.hgetall(redis_keys.grant(grant_id))
+        if code is not None:
+            codes.consume(code)(pipe)
 
     results = await batch.run(ctx.redis, queue)
     if hit is not None:
@@ -82,7 +93,8 @@ async def prefetch(
         results = results[2:]
     client = clients.live_client(results.pop(0), ctx.clock()) if client_key else None
     grant = grants.parse_grant(grant_id, results.pop(0)) if grant_id is not None else None
-    return Prefetched(client, grant)
+    record = codes.taken(results.pop(0)) if code is not None else None
+    return Prefetched(client, grant, record)
 
 
 def _reread_client(client: ClientRecord) -> batch.Queue:
@@ -106,10 +118,11 @@ async def _still_registered(
 
 
 async def authorization_code(
-    ctx: IssuerContext, client: ClientRecord, params: Params
+    ctx: IssuerContext, client: ClientRecord, params: Params, code: codes.AuthorizationCode | None
 ) -> TokenResponse:
-    """OAuth 2.1 §4.1.3. The code is consumed first (GETDEL), so of concurrent redemptions
-    exactly one can succeed, and a failed attempt burns the code.
+    """OAuth 2.1 §4.1.3. ``code`` is the presented code's record, already taken (GETDEL) by
+    ``prefetch``, so of concurrent redemptions exactly one can succeed, and a failed attempt
+    burns the code.
 
     Then, in this order (store.batch), the redeemed-code marker names the grant id, one script
     writes the grant with its first access token, and the client is read again. A failure
@@ -120,7 +133,6 @@ async def authorization_code(
     if "authorization_code" not in client.grant_types:
         raise UnauthorizedClient("the client is not registered for authorization_code")
     code_value = params.require("code")
-    code = await codes.consume(ctx.redis, code_value)
     if code is None:
         await _replayed(ctx, client, code_value)
         raise InvalidGrant("the authorization code is invalid, expired or already used")

@@ -1,7 +1,8 @@
 """Authorization codes: ``oauth:code:{sha256(code)}``, one use, at most 10 minutes.
 
 Written by ``/callback`` once the user is known; consumed atomically by ``/token`` with
-``GETDEL``, so of any number of concurrent redemptions exactly one gets the record. A redeemed
+``GETDEL`` (in the request's first round trip), so of any number of concurrent redemptions
+exactly one gets the record. A redeemed
 code leaves a ``code_used`` marker naming the grant it produced, so a replay by the same client
 can revoke that grant (OAuth 2.1 §4.1.3; RFC 9700 §4.5.3.1), while a replay by another client,
 which may be an attacker probing, revokes nothing.
@@ -56,9 +57,18 @@ async def issue(
     return code
 
 
-async def consume(redis: aioredis.Redis, code: str) -> AuthorizationCode | None:
-    """Atomically take the code's record; None if unknown, expired or already redeemed."""
-    raw = await redis.getdel(redis_keys.code(hash_secret(code)))
+def consume(code: str) -> Queue:
+    """Queue the atomic take of the code's record (GETDEL): of any number of concurrent
+    redemptions exactly one gets it; its result goes to ``taken``."""
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.getdel(redis_keys.code(hash_secret(code)))
+
+    return queue
+
+
+def taken(raw: bytes | str | None) -> AuthorizationCode | None:
+    """The record a ``consume`` returned; None if unknown, expired or already redeemed."""
     return None if raw is None else AuthorizationCode.from_json(raw)
 
 
