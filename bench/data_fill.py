@@ -1,11 +1,13 @@
 """Synthetic clients and tokens in exactly the issuer's storage format, written with pipelines.
 
 Client records are the issuer's ``ClientRecord`` (cloned from a client registered over HTTP, so
-the metadata is what /register stores) serialised by its ``to_json``; grants are the grants
+the metadata is what /register stores) serialised by its ``to_json`` and filed in the expiry
+schedule by ``store.clients.schedule_expiry``, as ``save_client`` does; grants are the grants
 store's ``Grant`` with its ``fields()``; every key name comes from ``redis_keys``. The access-token
 record is built inline by ``issuance.mint_access_token``, so ``check_format`` compares one synthetic
 grant with one minted through POST /token, key by key (types, hash fields, JSON members, TTLs),
-and the benchmark stops if they differ: the format cannot drift silently.
+and the benchmark stops if they differ: the format cannot drift silently. The client's entry in
+the expiry schedule is part of the comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import orjson
 import redis
 
 from authgate_issuer.credentials import hash_secret, new_id
-from authgate_issuer.store.clients import ClientRecord
+from authgate_issuer.store.clients import ClientRecord, schedule_expiry
 from authgate_issuer.store.grants import Grant
 from authgate_shared import redis_keys
 from authgate_shared.runtime import system_random
@@ -35,17 +37,19 @@ class Fill:
     template: ClientRecord
     resource: str
 
-    def client(self, pipe: Any, now: int) -> str:
+    def client(self, pipe: Any, now: int, lifetime: int = CLIENT_LIFETIME) -> str:
+        """One registration, written as save_client writes it: schedule entry, then record."""
         cid = new_id(system_random)
         record = dataclasses.replace(
             self.template,
             client_id=cid,
             client_id_issued_at=now,
-            expires_at=now + CLIENT_LIFETIME,
+            expires_at=now + lifetime,
             client_secret_hash=hash_secret(cid + "s"),
             registration_token_hash=hash_secret(cid + "r"),
         )
-        pipe.set(redis_keys.client(cid), record.to_json(), ex=CLIENT_LIFETIME)
+        schedule_expiry(pipe, record)
+        pipe.set(redis_keys.client(cid), record.to_json(), ex=lifetime)
         return cid
 
     def token(self, pipe: Any, client_id: str, user: str, now: int, access_ttl: int) -> str:
@@ -85,6 +89,16 @@ class Fill:
                     self.token(pipe, cid, f"user{n % USERS}", now, ACCESS_LIFETIME)
                 pipe.execute()
 
+    def expiring_clients(self, client: redis.Redis, count: int, lifetime: int = 1) -> None:
+        """``count`` registrations that expire in ``lifetime`` seconds, each with one grant and
+        one live access token: what purge-expired has to revoke once their TTL has passed."""
+        now = int(time.time())
+        with client.pipeline(transaction=False) as pipe:
+            for n in range(count):
+                cid = self.client(pipe, now, lifetime)
+                self.token(pipe, cid, f"user{n % USERS}", now, ACCESS_LIFETIME)
+            pipe.execute()
+
     def one_client(
         self, client: redis.Redis, grants: int, access_ttl: int = ACCESS_LIFETIME
     ) -> str:
@@ -113,6 +127,18 @@ def _shape(client: redis.Redis, key: str) -> tuple[str, object, bool]:
     return kind, members, client.ttl(key) > 0
 
 
+def _schedule_shape(client: redis.Redis, client_id: str) -> tuple[str, object, bool]:
+    """(type, filed under the record's expires_at, has a TTL) of the client's schedule entry."""
+    record = orjson.loads(client.get(redis_keys.client(client_id)) or b"{}")
+    score = client.zscore(redis_keys.CLIENT_EXPIRY, client_id)
+    filed = score is not None and score == record.get("expires_at")
+    return (
+        _text(client.type(redis_keys.CLIENT_EXPIRY)),
+        filed,
+        client.ttl(redis_keys.CLIENT_EXPIRY) > 0,
+    )
+
+
 def grant_shapes(client: redis.Redis, jti: str, client_id: str, user: str) -> dict[str, object]:
     gid = redis_keys.grant_id_of_jti(jti)
     keys = {
@@ -120,7 +146,9 @@ def grant_shapes(client: redis.Redis, jti: str, client_id: str, user: str) -> di
         "token": redis_keys.token(jti), "client_grants": redis_keys.client_grants(client_id),
         "user_tokens": redis_keys.user_tokens(user), "client": redis_keys.client(client_id),
     }  # fmt: skip
-    return {name: _shape(client, key) for name, key in keys.items()}
+    shapes: dict[str, object] = {name: _shape(client, key) for name, key in keys.items()}
+    shapes["client_expiry"] = _schedule_shape(client, client_id)
+    return shapes
 
 
 def check_format(client: redis.Redis, fill: Fill, real_jti: str, real_client: str) -> None:

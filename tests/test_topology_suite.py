@@ -4,7 +4,8 @@ stand-in and admin CLI processes on each topology (started once per topology, mo
 - register (POST /register) → authorize → consent → stand-in login → callback → token → verify
   through the verifier → refresh → revoke → the verifier refuses;
 - the admin CLI (``python -m authgate_issuer.admin``; on Cluster in its ``REDIS_CLUSTER=true``
-  seed-node form): clients list, tokens stats, purge-expired, backup, delete, restore;
+  seed-node form): clients list, tokens stats, purge-expired (default and --scan), backup,
+  delete, restore;
 - ``REDIS_WAIT_REPLICAS``: ``wait_for_replicas`` on each topology, and the issuer registers
   with it on Sentinel and Cluster (one replica each).
 """
@@ -136,8 +137,11 @@ def test_admin_cli_lists_purges_backs_up_and_restores(
         stats = cli(deployment, "tokens", "stats")
         assert stats["clients"] >= 1 and stats["access_tokens"] >= 1
         assert "octocat" in {row["user"] for row in stats["by_user"]}
-        purged = cli(deployment, "purge-expired")
+        purged = cli(deployment, "purge-expired", "--scan")
         assert purged["keys_scanned"] > 0 and purged["clients_expired"] == 0
+        assert purged["schedule_entries_added"] == 0  # the registration filed itself
+        due = cli(deployment, "purge-expired")
+        assert due["keys_scanned"] == 0 and due["schedule_entries"] == 0
 
         backup = tmp_path / "authgate.backup"
         assert cli(deployment, "backup", str(backup))["records"] >= 4  # jwks, client, grant, token

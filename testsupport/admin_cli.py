@@ -7,10 +7,12 @@ paths: POST /register, an authorization code redeemed at POST /token, refreshes 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +25,11 @@ from fastapi.testclient import TestClient
 
 from authgate_issuer.admin.__main__ import main
 from authgate_issuer.app import create_app
+from authgate_issuer.issuance import TokenResponse, start_grant
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.store import grants
 
+from .issuer_ctx import issuer_context
 from .token_clients import Credentials, auth, code_form, issue_code
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
@@ -113,6 +118,25 @@ def refresh(client: TestClient, reg: Registered, refresh_token: str) -> Any:
     headers, fields = auth(reg.credentials)
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **fields}
     return client.post("/token", data=form, headers=headers)
+
+
+def make_grant(
+    settings: IssuerSettings, client_id: str, user: str, *, age: int = 0, revoke: bool = False
+) -> TokenResponse:
+    """A grant made ``age`` seconds ago through the issuer's ``start_grant`` (no client check:
+    it may name a client that no longer exists), optionally revoked since."""
+
+    async def go() -> TokenResponse:
+        then = time.time() - age
+        async with issuer_context(settings, clock=lambda: then) as ctx:
+            minted = await start_grant(
+                ctx, client_id=client_id, username=user, github_id="1", scope="mcp:*", resources=[]
+            )
+            if revoke:
+                await grants.revoke_grant(ctx.redis, minted.grant_id)
+            return minted
+
+    return asyncio.run(go())
 
 
 @contextlib.contextmanager

@@ -105,6 +105,11 @@ def test_round_trip_restores_working_clients_and_tokens(
     for key, ttl in after.items():
         assert 0 < ttl <= before[key], key  # remaining lifetimes kept, never extended
     snapshot = {k: target.dump(k) for k in after}
+    # The expiry schedule is not in the file (derived from the records) and is rebuilt.
+    assert redis_keys.CLIENT_EXPIRY not in text
+    schedule = redis_client.zrange(redis_keys.CLIENT_EXPIRY, 0, -1, withscores=True)
+    assert len(schedule) == 2
+    assert target.zrange(redis_keys.CLIENT_EXPIRY, 0, -1, withscores=True) == schedule
 
     again = run(scratch_env, "restore", str(file), "--json")
     assert again.code == 0

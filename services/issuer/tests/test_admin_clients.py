@@ -90,6 +90,8 @@ def test_delete_removes_the_client_and_revokes_all_its_tokens(
     assert result.json()["grants_revoked"] == 2
     assert sorted(drain(pubsub)) == sorted(jti_of(t["access_token"]) for t in tokens)
     assert not redis_client.exists(redis_keys.client(alpha.client_id))
+    assert redis_client.zscore(redis_keys.CLIENT_EXPIRY, alpha.client_id) is None
+    assert redis_client.zscore(redis_keys.CLIENT_EXPIRY, beta.client_id) is not None
     for t in tokens:
         assert not redis_client.exists(redis_keys.token(jti_of(t["access_token"])))
     assert refresh(app, alpha, tokens[0]["refresh_token"]).status_code in {400, 401}

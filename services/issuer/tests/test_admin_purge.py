@@ -1,4 +1,6 @@
-"""``authgate purge-expired``: dead index entries and grants of deleted clients go, live data stays."""
+"""``authgate purge-expired --scan``: the full repair removes dead index entries and grants of
+deleted clients, files unscheduled registrations, and keeps live data (default mode:
+test_admin_purge_due.py)."""
 
 from __future__ import annotations
 
@@ -6,35 +8,16 @@ import asyncio
 import time
 from pathlib import Path
 
+import orjson
 import redis
 from fastapi.testclient import TestClient
 
-from authgate_issuer.issuance import TokenResponse, start_grant
 from authgate_issuer.settings import IssuerSettings
-from authgate_issuer.store import grants
 from authgate_issuer.store.clients import ClientRecord, save_client
 from authgate_shared import redis_keys
-from testsupport.admin_cli import admin_env, drain, login, refresh, register, run
+from testsupport.admin_cli import admin_env, drain, login, make_grant, refresh, register, run
 from testsupport.issuer import issuer_env
 from testsupport.issuer_ctx import issuer_context
-
-
-def grant(
-    settings: IssuerSettings, client_id: str, user: str, *, age: int = 0, revoke: bool = False
-) -> TokenResponse:
-    """A grant made ``age`` seconds ago through ``start_grant``, optionally revoked since."""
-
-    async def go() -> TokenResponse:
-        then = time.time() - age
-        async with issuer_context(settings, clock=lambda: then) as ctx:
-            minted = await start_grant(
-                ctx, client_id=client_id, username=user, github_id="1", scope="mcp:*", resources=[]
-            )
-            if revoke:
-                await grants.revoke_grant(ctx.redis, minted.grant_id)
-            return minted
-
-    return asyncio.run(go())
 
 
 def test_purge_removes_dead_entries_and_orphans_and_keeps_live_data(
@@ -51,12 +34,12 @@ def test_purge_removes_dead_entries_and_orphans_and_keeps_live_data(
     # In this order: each insert into octocat's index prunes its dead entries, so a login after
     # `expiring` died (a slow machine) would leave purge nothing to find there.
     live = login(app, open_settings, alpha, "octocat")
-    expiring = grant(short, alpha.client_id, "octocat")  # its access token dies in 1 s
-    old_revoked = grant(open_settings, alpha.client_id, "gone1", age=600, revoke=True)
-    new_revoked = grant(open_settings, alpha.client_id, "gone2", revoke=True)
-    betas = grant(open_settings, beta.client_id, "betauser")
-    ghost = grant(open_settings, "ghost-client", "ghostuser")
-    orphan = grant(open_settings, alpha.client_id, "orph")
+    expiring = make_grant(short, alpha.client_id, "octocat")  # its access token dies in 1 s
+    old_revoked = make_grant(open_settings, alpha.client_id, "gone1", age=600, revoke=True)
+    new_revoked = make_grant(open_settings, alpha.client_id, "gone2", revoke=True)
+    betas = make_grant(open_settings, beta.client_id, "betauser")
+    ghost = make_grant(open_settings, "ghost-client", "ghostuser")
+    orphan = make_grant(open_settings, alpha.client_id, "orph")
     # Out-of-band states purge must repair: beta's record vanished (as by its TTL), ghost's index
     # expired, one grant lost its hash, one client record lost its TTL past its expiry.
     redis_client.delete(redis_keys.client(beta.client_id))
@@ -71,13 +54,15 @@ def test_purge_removes_dead_entries_and_orphans_and_keeps_live_data(
 
     asyncio.run(stale_client())
     redis_client.persist(redis_keys.client("stale"))
+    # A registration from before the expiry schedule existed: the scan files it.
+    redis_client.zrem(redis_keys.CLIENT_EXPIRY, alpha.client_id)
     time.sleep(1.2)
     pubsub = redis_client.pubsub()
     pubsub.subscribe(redis_keys.REVOCATION_CHANNEL)
     drain(pubsub, 0.1)
 
     env = admin_env(redis_url, keys_dir)
-    result = run(env, "purge-expired", "--json", "--progress-every", "1")
+    result = run(env, "purge-expired", "--scan", "--json", "--progress-every", "1")
     assert result.code == 0, result.err
     counts = result.json()
     assert counts["clients_expired"] == 1
@@ -87,11 +72,19 @@ def test_purge_removes_dead_entries_and_orphans_and_keeps_live_data(
     # gone1, gone2, betauser, ghostuser (revoked) and octocat's expired one
     assert counts["user_tokens_entries"] == 5
     assert counts["orphan_sets"] == 1
+    assert counts["schedule_entries"] == 1  # stale's, due since `past`
+    assert counts["schedule_entries_added"] == 1  # alpha's
     assert counts["keys_scanned"] > 10
     assert "keys scanned" in result.err
     assert sorted(drain(pubsub)) == sorted([betas.jti, ghost.jti])
 
     assert not redis_client.exists(redis_keys.client("stale"))
+    alpha_record = orjson.loads(redis_client.get(redis_keys.client(alpha.client_id)) or b"")
+    schedule = redis_keys.CLIENT_EXPIRY
+    assert redis_client.zscore(schedule, alpha.client_id) == alpha_record["expires_at"]
+    assert redis_client.zscore(schedule, "stale") is None
+    # Beta's entry waits for its due time; the default pass then finds its record gone.
+    assert redis_client.zscore(schedule, beta.client_id) is not None
     assert not redis_client.exists(redis_keys.grant(betas.grant_id))
     assert not redis_client.exists(redis_keys.grant(ghost.grant_id))
     index = {
@@ -108,11 +101,11 @@ def test_purge_removes_dead_entries_and_orphans_and_keeps_live_data(
     assert refresh(app, alpha, live["refresh_token"]).status_code == 200
     assert refresh(app, alpha, expiring.refresh_token).status_code == 200
 
-    again = run(env, "purge-expired", "--json", "--progress-every", "0")
+    again = run(env, "purge-expired", "--scan", "--json", "--progress-every", "0")
     assert again.code == 0
     assert {k: v for k, v in again.json().items() if k != "keys_scanned"} == dict.fromkeys(
         [k for k in counts if k != "keys_scanned"], 0
     )
     assert again.err == ""
-    table = run(env, "purge-expired")
-    assert "grants of deleted clients" in table.out
+    table = run(env, "purge-expired", "--scan")
+    assert "grants of deleted clients" in table.out and "orphan sets" in table.out

@@ -51,6 +51,7 @@ def test_put_replaces_metadata_and_rotates_the_token(
     after = orjson.loads(stored(redis_client, cid) or b"")
     assert after["client_secret_hash"] == before["client_secret_hash"]
     assert after["expires_at"] == before["expires_at"]
+    assert redis_client.zscore(redis_keys.CLIENT_EXPIRY, cid) == before["expires_at"]
     assert 0 < redis_client.ttl(redis_keys.client(cid)) <= 500  # expiry not extended
 
     assert client.get(f"/register/{cid}", headers=bearer(old_token)).status_code == 401
@@ -204,11 +205,15 @@ def test_delete_removes_the_client_and_everything_issued_to_it(
     assert redis_client.exists(redis_keys.token("g1.1"), redis_keys.grant("g1")) == 2
 
     cid, token = doomed["client_id"], doomed["registration_access_token"]
+    assert redis_client.zscore(redis_keys.CLIENT_EXPIRY, cid) is not None
     response = client.delete(f"/register/{cid}", headers=bearer(token))
 
     assert response.status_code == 204
     assert response.content == b""
     assert stored(redis_client, cid) is None
+    # Nothing left for purge-expired: the expiry-schedule entry goes with the record.
+    assert redis_client.zscore(redis_keys.CLIENT_EXPIRY, cid) is None
+    assert redis_client.zscore(redis_keys.CLIENT_EXPIRY, bystander["client_id"]) is not None
     assert (
         redis_client.exists(
             redis_keys.grant("g1"), redis_keys.token("g1.1"), redis_keys.client_grants(cid)

@@ -85,7 +85,7 @@ def test_confidential_client_registration(
     }
 
     key = redis_keys.client(client_id)
-    assert client_keys(redis_client) == [key.encode()]
+    assert client_keys(redis_client) == sorted([key.encode(), redis_keys.CLIENT_EXPIRY.encode()])
     raw = redis_client.get(key)
     assert raw is not None
     assert secret.encode() not in raw and token.encode() not in raw
@@ -93,6 +93,10 @@ def test_confidential_client_registration(
     assert stored["client_secret_hash"] == sha256(secret)
     assert stored["registration_token_hash"] == sha256(token)
     assert stored["expires_at"] == NOW + 7776000
+    # Filed in the expiry schedule, so purge-expired finds it without scanning.
+    assert redis_client.zrange(redis_keys.CLIENT_EXPIRY, 0, -1, withscores=True) == [
+        (client_id.encode(), NOW + 7776000)
+    ]
     assert "unknown_member" not in stored["metadata"]
     assert 7776000 - 5 <= redis_client.ttl(key) <= 7776000
 
@@ -126,6 +130,7 @@ def test_client_lifetime_zero_means_no_expiry(
 
     assert body["client_secret_expires_at"] == 0
     assert redis_client.ttl(redis_keys.client(body["client_id"])) == -1
+    assert not redis_client.exists(redis_keys.CLIENT_EXPIRY)  # nothing will ever expire
 
 
 BIG_NAME = "x" * 70_000
@@ -241,4 +246,6 @@ def test_registration_over_real_http(
         assert refused.status_code == 400
         assert refused.json()["error"] == "invalid_redirect_uri"
 
-    assert client_keys(redis_client) == [redis_keys.client(body["client_id"]).encode()]
+    written = [redis_keys.client(body["client_id"]), redis_keys.CLIENT_EXPIRY]
+    assert client_keys(redis_client) == sorted(key.encode() for key in written)
+    assert redis_client.zcard(redis_keys.CLIENT_EXPIRY) == 1

@@ -23,6 +23,13 @@ REVOCATION_CHANNEL = "oauth:revocations"
 JWKS = "oauth:jwks"
 # Signing-key generation lock shared by issuer replicas (SET NX with a TTL).
 KEYGEN_LOCK = "oauth:keygen-lock"
+# Expiry schedule of registrations: sorted set, member = client_id, score = the record's
+# ``expires_at`` (unix s); only clients that expire (CLIENT_LIFETIME > 0) are in it. A TTL
+# removes an expired record but not the grants issued to it, so ``authgate purge-expired``
+# reads the due part of this set to revoke them, at a cost proportional to what is due rather
+# than to the keyspace. One key for all clients: no slot holds every client, and it is an
+# index the admin CLI rebuilds (``purge-expired --scan``, ``restore``), never the source of truth.
+CLIENT_EXPIRY = "oauth:client_expiry"
 
 
 def client(client_id: str) -> str:

@@ -13,7 +13,9 @@ Format (version 1), one JSON object per line:
   truncated and refused by restore
 
 ``ttl_ms`` is the remaining lifetime at ``created_at_ms`` (null: no expiry), so a record expires at
-``created_at_ms + ttl_ms`` whenever it is restored. Indexes are not stored: restore rebuilds them.
+``created_at_ms + ttl_ms`` whenever it is restored. Indexes (client grants, user tokens, the
+expiry schedule of registrations) are not stored: they follow from the records, and restore
+rebuilds them.
 No secret is in the file: clients, registration and refresh tokens appear as SHA-256 hashes.
 """
 

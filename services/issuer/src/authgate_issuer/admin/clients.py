@@ -18,7 +18,7 @@ from authgate_shared.runtime import system_random
 
 from ..credentials import hash_secret, new_secret
 from ..store import grants as grants_store
-from ..store.clients import ClientRecord, load_client
+from ..store.clients import ClientRecord, delete_client, load_client
 from . import usage as usage_mod
 from .common import NOT_FOUND, OK, Admin, CommandError, when
 
@@ -98,7 +98,7 @@ async def delete(args: argparse.Namespace, admin: Admin) -> int:
     # As DELETE /register/{id} does: grants, the record, then grants once more for any that a
     # token request in flight (which had already loaded the client) was creating.
     revoked = await grants_store.revoke_client(admin.redis, client_id)
-    existed = await admin.redis.delete(redis_keys.client(client_id))
+    existed = await delete_client(admin.redis, client_id)  # with its expiry-schedule entry
     revoked += await grants_store.revoke_client(admin.redis, client_id)
     if not existed and not revoked:
         raise CommandError(f"no such client: {client_id}", NOT_FOUND)

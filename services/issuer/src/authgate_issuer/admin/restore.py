@@ -4,7 +4,8 @@ The whole file is checked before anything is written (a truncated or foreign fil
 nothing). Each record gets its original absolute expiry (``created_at_ms + ttl_ms``); a record
 whose expiry has passed is skipped. Writes are SET NX / create-if-absent, so running a restore
 twice changes nothing the second time and never overwrites newer state (a grant rotated since the
-backup keeps its current refresh token). The indexes are rebuilt from the records.
+backup keeps its current refresh token). The indexes (client grants, user tokens, the expiry
+schedule of registrations) are rebuilt from the records.
 """
 
 from __future__ import annotations
@@ -108,8 +109,17 @@ class Restorer:
         return bool(await self.redis.set(redis_keys.JWKS, orjson.dumps(value["value"]), nx=True))
 
     async def client(self, value: dict[str, Any], left: int | None) -> bool:
-        key = redis_keys.client(str(value["client_id"]))
-        return bool(await self.redis.set(key, orjson.dumps(value["record"]), px=left, nx=True))
+        client_id, record = str(value["client_id"]), dict(value["record"])
+        expires_at = int(record.get("expires_at") or 0)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            # The expiry schedule is derived from the records, so backups leave it out and it is
+            # rebuilt here, entry before record as store.clients.save_client writes them; also
+            # for a record already present, whose entry an older release never wrote.
+            if expires_at:
+                pipe.zadd(redis_keys.CLIENT_EXPIRY, {client_id: expires_at})
+            pipe.set(redis_keys.client(client_id), orjson.dumps(record), px=left, nx=True)
+            results = await pipe.execute()
+        return bool(results[-1])
 
     async def grant(self, value: dict[str, Any], left: int | None) -> bool:
         grant_id, fields = str(value["grant_id"]), dict(value["fields"])

@@ -1,7 +1,11 @@
 """Storage of registered clients: ``oauth:client:{client_id}`` (JSON, TTL = CLIENT_LIFETIME).
 
 The record holds the registered metadata and the SHA-256 hashes of the client secret and of the
-registration access token, never the secrets themselves.
+registration access token, never the secrets themselves. A client that expires also has an entry
+in the expiry schedule ``oauth:client_expiry`` (score = ``expires_at``), written with the record
+and removed with it, so ``authgate purge-expired`` finds the grants of expired clients without
+scanning (redis_keys.CLIENT_EXPIRY). ``expires_at`` never changes after registration (updates
+keep it, KEEPTTL keeps the TTL), so the entry is written once.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 from authgate_shared.redis_conn import RedisSettings, wait_for_replicas
@@ -97,12 +102,25 @@ async def save_client(
     """
     key = redis_keys.client(record.client_id)
     ttl = None if record.expires_at == 0 else max(1, int(record.expires_at - now))
-    if durability is None or durability.wait_replicas == 0:
-        await redis.set(key, record.to_json(), ex=ttl)
-        return
     pipe = redis.pipeline(transaction=False)
+    # One round trip. The schedule entry goes first: on one primary a pipeline runs in order,
+    # so a dropped connection may leave an entry without its record (purge drops it when due)
+    # but never a record the schedule misses. On Cluster the two keys may be on two nodes,
+    # written concurrently, and WAIT covers the record's node only; a failed write fails the
+    # registration (503, nobody gets the credentials, so no grant can follow), and an entry lost
+    # in a failover is what ``purge-expired --scan`` repairs.
+    schedule_expiry(pipe, record)
     pipe.set(key, record.to_json(), ex=ttl)
-    await wait_for_replicas(pipe, durability, key=key)
+    if durability is None:
+        await pipe.execute()
+    else:
+        await wait_for_replicas(pipe, durability, key=key)
+
+
+def schedule_expiry(pipe: Pipeline, record: ClientRecord) -> None:
+    """Queue the record's entry in the expiry schedule; none for a client that never expires."""
+    if record.expires_at != 0:
+        pipe.zadd(redis_keys.CLIENT_EXPIRY, {record.client_id: record.expires_at})
 
 
 # Compare-and-set on the registration token hash, so of two concurrent RFC 7592 updates with the
@@ -126,5 +144,14 @@ async def replace_client(
     return bool(await script(keys=keys, args=[expected_token_hash, record.to_json()]))
 
 
-async def delete_client(redis: aioredis.Redis, client_id: str) -> None:
-    await redis.delete(redis_keys.client(client_id))
+async def delete_client(redis: aioredis.Redis, client_id: str) -> bool:
+    """Delete the record and its schedule entry (one round trip); True if the record existed.
+
+    Record first: a failure in between leaves an entry whose record is gone, which purge-expired
+    handles like any expired client once it is due (revokes what is left, drops the entry).
+    """
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.delete(redis_keys.client(client_id))
+        pipe.zrem(redis_keys.CLIENT_EXPIRY, client_id)
+        existed, _ = await pipe.execute()
+    return bool(existed)
