@@ -20,9 +20,10 @@ from ..client_metadata import parse_json_object, validate_client_metadata
 from ..context import context_of
 from ..credentials import hash_secret, new_id, new_secret
 from ..responses import json_response
+from ..routing import DirectRoute
 from ..store.clients import ClientRecord, save_client
 
-router = APIRouter()
+router = APIRouter(route_class=DirectRoute)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from ..context import context_of
 from ..errors import UnsupportedGrantType
 from ..ratelimit import address_hit
 from ..responses import json_response
+from ..routing import DirectRoute
 from ..store.grants import grant_id_of_refresh_token
 
-router = APIRouter()
+router = APIRouter(route_class=DirectRoute)
 
 
 @router.post("/token")
