@@ -8,7 +8,7 @@ STAMP := $(VENV)/.synced
 PYTEST_ARGS ?=
 
 .PHONY: help setup run test lint bench loadtest chaos constraints clean \
-	oauth-list-registrations oauth-stats oauth-purge-expired oauth-backup
+	oauth-list-registrations oauth-stats oauth-purge-expired oauth-purge-scan oauth-backup
 
 help:
 	@echo "make run        start Redis, issuer, verifier, dev login and a demo MCP server locally"
@@ -63,6 +63,9 @@ oauth-stats: $(STAMP)
 
 oauth-purge-expired: $(STAMP)
 	$(BIN)/authgate purge-expired
+
+oauth-purge-scan: $(STAMP)
+	$(BIN)/authgate purge-expired --scan
 
 oauth-backup: $(STAMP)
 	$(BIN)/authgate backup backups/authgate-$$(date -u +%Y%m%dT%H%M%SZ).jsonl

@@ -151,3 +151,14 @@ def test_a_response_header_with_a_control_character_is_still_refused(port: int) 
     # gets nothing out (uvicorn drops the connection), never a split header.
     [answer] = _send(port, _get(b"X-Echo-Bad: 1\r\n"))
     assert answer in (b"", b"reset")
+
+
+def test_remembered_clean_values_stay_bounded_and_dirty_ones_are_never_remembered() -> None:
+    check = http_server.HeaderValueCheck.search
+    dirty = b"value\r\nInjected: 1"
+    for _ in range(3):
+        assert check(dirty) == b"\r\n"
+    for n in range(3 * http_server.MAX_CLEAN_VALUES):
+        assert check(b"clean-%d" % n) is None
+    assert len(http_server._CLEAN_VALUES) <= http_server.MAX_CLEAN_VALUES
+    assert dirty not in http_server._CLEAN_VALUES
