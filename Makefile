@@ -44,7 +44,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/src services/issuer/src services/verifier/src testsupport devstack bench
+	$(BIN)/mypy shared/src services/issuer/src services/verifier/src testsupport devstack bench loadtests chaos
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -14,7 +14,12 @@ ON_REQUEST = {"data-scale": data_scale.run}
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("sections", nargs="*", help=f"some of: {', '.join(SECTIONS)} (all)")
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        help=f"some of: {', '.join(SECTIONS)} (default: all of them); "
+        f"only when named: {', '.join(ON_REQUEST)}",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per case")
     args = parser.parse_args()
     wrk_path()

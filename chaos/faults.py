@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from testsupport.redis_server import RedisServer
 from testsupport.stack import Stack
 
 from .gate import Gate
@@ -37,8 +38,16 @@ class Faults:
         self.windows: dict[str, list[tuple[float, float]]] = {"redis": [], "verifier": []}
         self.records: list[FaultRecord] = []
 
+    @property
+    def redis(self) -> RedisServer:
+        """The stack's own redis-server (chaos runs need one to kill)."""
+        server = self.stack.redis
+        if server is None:
+            raise RuntimeError("the chaos run needs a stack with its own redis-server")
+        return server
+
     def counts(self) -> dict[str, int]:
-        client = self.stack.redis.client()
+        client = self.redis.client()
         try:
             return {
                 kind: sum(1 for _ in client.scan_iter(f"oauth:{kind}:*", count=1000))
@@ -66,12 +75,12 @@ class Faults:
         # The snapshot needs the load paused: otherwise "before" misses writes in flight.
         with self.gate.paused():
             before = self.counts()
-            self.stack.redis.kill()
+            self.redis.kill()
             killed = self.clock()
         time.sleep(down)
         with self.gate.paused():
             restarted = self.clock()
-            self.stack.redis.start()
+            self.redis.start()
             after = self.counts()
         recovery = self._recovered(restarted)
         self.windows["redis"].append((killed, restarted + recovery + GRACE))
