@@ -47,15 +47,15 @@ cover what the per-component suites do not; the rest of the index points at thos
 * ``redirect_uri`` mismatch at /token
     services/issuer/tests/test_token.py::test_redirect_uri_must_match
 * open redirect on every error path
-    services/issuer/tests/test_authorize.py::test_client_and_redirect_errors_never_redirect, ::test_repeated_parameters_are_refused_without_redirect; services/issuer/tests/test_callback.py::test_state_is_single_use_and_bound_to_the_browser; here (over HTTP, /authorize, /callback, consent): test_error_paths_never_redirect_elsewhere
+    services/issuer/tests/test_authorize.py::test_client_and_redirect_errors_never_redirect, ::test_repeated_parameters_are_refused_without_redirect; services/issuer/tests/test_callback.py::test_state_is_single_use_and_bound_to_the_browser; tests/test_attacks_browser.py (over HTTP, /authorize, /callback, consent): test_error_paths_never_redirect_elsewhere
 * ``state`` injection
-    here: test_state_cannot_inject_response_parameters
+    tests/test_attacks_browser.py: test_state_cannot_inject_response_parameters
 * CSRF on consent
     services/issuer/tests/test_consent.py::test_csrf_failures_are_refused_and_issue_nothing
 * clickjacking headers
-    services/issuer/tests/test_authorize.py::test_consent_page_escapes_and_cannot_be_framed; here (every page, error pages included): test_no_page_can_be_framed
+    services/issuer/tests/test_authorize.py::test_consent_page_escapes_and_cannot_be_framed; tests/test_attacks_browser.py (every page, error pages included): test_no_page_can_be_framed
 * HTML/JS injection through client metadata
-    services/issuer/tests/test_authorize.py::test_consent_page_escapes_and_cannot_be_framed; tests/test_browser_consent.py::test_client_name_with_markup_shows_as_text; here (redirect URI, client_uri, software_id, state): test_metadata_payloads_are_inert_on_the_consent_page
+    services/issuer/tests/test_authorize.py::test_consent_page_escapes_and_cannot_be_framed; tests/test_browser_consent.py::test_client_name_with_markup_shows_as_text; tests/test_attacks_browser.py (redirect URI, client_uri, software_id, state): test_metadata_payloads_are_inert_on_the_consent_page
 * allowlist bypasses (case, whitespace, empty list, ``*``)
     services/issuer/tests/test_allowlist.py::test_allowlist, ::test_a_star_inside_a_login_is_not_a_wildcard; services/issuer/tests/test_callback.py::test_allowlist; services/issuer/tests/test_token.py::test_refresh_rechecks_the_allowlist
 **Clients and tokens**
@@ -87,7 +87,6 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
@@ -98,7 +97,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from authgate_issuer import keystore
 from authgate_shared.keys import rsa_public_jwk
 from testsupport import flows
-from testsupport.browser_flow import Browser, new_pkce
 from testsupport.ports import free_port
 from testsupport.stack import RESOURCE_A, RESOURCE_B, Stack, running_stack
 
@@ -317,98 +315,3 @@ def test_claims_cannot_inject_headers(stack: Stack, real: str, claims: Claims) -
             assert all(" " <= c <= "~" for c in answer.headers.get(name, ""))
     else:
         assert answer.status_code == 401
-
-
-def test_state_cannot_inject_response_parameters(
-    stack: Stack, http: httpx.Client, client: flows.RegisteredClient
-) -> None:
-    state = "s&code=injected&iss=https://evil.example.com&error=x#frag"
-    result = Browser(stack.issuer_url, issuer=http, github=http).run(
-        client.client_id, client.redirect_uri, new_pkce(), state=state
-    )
-    query = parse_qs(urlsplit(result.location).query)
-    assert urlsplit(result.location).fragment == ""
-    assert query["state"] == [state]
-    assert query["iss"] == [stack.issuer_url]
-    assert len(query["code"]) == 1 and query["code"] != ["injected"]
-    assert "error" not in query
-
-
-def test_error_paths_never_redirect_elsewhere(
-    stack: Stack, http: httpx.Client, client: flows.RegisteredClient
-) -> None:
-    """Every refusal of the browser routes is a page or a redirect to the registered URI."""
-    url = stack.issuer_url
-    evil = "https://evil.example.com/cb"
-    bad_requests = [
-        f"{url}/authorize?client_id={client.client_id}&redirect_uri={evil}&response_type=code",
-        f"{url}/authorize?client_id=nope&redirect_uri={evil}&response_type=code",
-        f"{url}/callback?state=unknown&code=x",
-        f"{url}/callback?error=access_denied&state=unknown",
-        f"{url}/callback?state=a&state=b",
-    ]
-    for target in bad_requests:
-        answer = http.get(target)
-        assert answer.status_code == 400 and "location" not in answer.headers, target
-    consent = http.post(f"{url}/authorize/consent", data={"request_id": "x", "csrf_token": "y"})
-    assert consent.status_code in (400, 403) and "location" not in consent.headers
-    later = http.get(
-        f"{url}/authorize?client_id={client.client_id}&redirect_uri={client.redirect_uri}"
-        "&response_type=code&state=s"  # no PKCE: an error for the (known good) redirect URI
-    )
-    assert later.status_code == 302
-    assert later.headers["location"].startswith(client.redirect_uri + "?")
-
-
-def test_no_page_can_be_framed(
-    stack: Stack, http: httpx.Client, client: flows.RegisteredClient
-) -> None:
-    pkce = new_pkce()
-    pages = [
-        http.get(
-            f"{stack.issuer_url}/authorize?response_type=code&client_id={client.client_id}"
-            f"&redirect_uri={client.redirect_uri}&code_challenge={pkce.challenge}"
-            "&code_challenge_method=S256"
-        ),
-        http.get(f"{stack.issuer_url}/authorize?client_id=unknown"),
-        http.get(f"{stack.issuer_url}/callback?state=unknown"),
-        http.post(f"{stack.issuer_url}/authorize/consent", data={"request_id": "x"}),
-    ]
-    assert pages[0].status_code == 200 and "<form" in pages[0].text
-    for page in pages:
-        assert page.headers["content-type"].startswith("text/html")
-        assert page.headers["x-frame-options"] == "DENY"
-        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    for path in ("/health", "/jwks", "/.well-known/oauth-authorization-server"):
-        assert http.get(stack.issuer_url + path).headers["x-frame-options"] == "DENY"
-
-
-def test_metadata_payloads_are_inert_on_the_consent_page(stack: Stack, http: httpx.Client) -> None:
-    payload = "\"'><script>alert(1)</script><img src=x onerror=alert(1)>"
-    body = {
-        "redirect_uris": [f"https://app.example.com/cb?x={payload}".replace(" ", "%20")],
-        "client_name": payload,
-        "client_uri": 'https://app.example.com/"onmouseover=alert(1)',
-        "software_id": payload,
-        "token_endpoint_auth_method": "none",
-    }
-    registered = http.post(f"{stack.issuer_url}/register", json=body)
-    assert registered.status_code == 201, registered.text
-    client_id = registered.json()["client_id"]
-    page = http.get(
-        f"{stack.issuer_url}/authorize",
-        params={
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": body["redirect_uris"][0],
-            "code_challenge": new_pkce().challenge,
-            "code_challenge_method": "S256",
-            "state": payload,
-            "scope": "mcp:*",
-        },
-    )
-    assert page.status_code == 200, page.text
-    lowered = page.text.lower()
-    assert "<script" not in lowered and "<img" not in lowered
-    assert '"onmouseover' not in lowered and "'>" not in page.text
-    assert "default-src 'none'" in page.headers["content-security-policy"]
