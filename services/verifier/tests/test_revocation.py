@@ -90,7 +90,9 @@ async def test_cache_dropped_by_revocation_message(
     redis_client.set(key_b, b"{}")
     try:
         await wait_for(lambda: checker.cache_enabled)
+        assert not checker.cached_live("ga.a")
         assert await checker.is_live("ga.a", key_a) and await checker.is_live("gb.b", key_b)
+        assert checker.cached_live("ga.a") and checker.cached_live("gb.b")
         sent = checker.pipelines
         # Deleted without a message: the cache answers (that is the documented trade-off).
         redis_client.delete(key_a, key_b)
@@ -99,10 +101,12 @@ async def test_cache_dropped_by_revocation_message(
         # The issuer's message for one jti drops that entry only.
         redis_client.publish(redis_keys.REVOCATION_CHANNEL, "ga.a")
         await wait_for(lambda: "ga.a" not in checker._cache)
+        assert not checker.cached_live("ga.a") and checker.cached_live("gb.b")
         assert await checker.is_live("ga.a", key_a) is False
         assert await checker.is_live("gb.b", key_b) is True
         # Entries expire after REVOCATION_CACHE_MS.
         clock.now += 61
+        assert not checker.cached_live("gb.b")
         assert await checker.is_live("gb.b", key_b) is False
     finally:
         task.cancel()
@@ -124,6 +128,7 @@ async def test_cache_disabled_while_subscription_is_down(tmp_path: Path) -> None
         assert await checker.is_live("g.n", key) is True
         server.kill()
         await wait_for(lambda: not checker.cache_enabled)
+        assert not checker.cached_live("g.n")
         # A cached "live" must not be served while revocations could be missed: 503 instead.
         with pytest.raises(RedisUnavailable):
             await checker.is_live("g.n", key)

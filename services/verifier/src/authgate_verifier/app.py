@@ -162,7 +162,11 @@ class VerifierApp:
             if denial is not None:
                 await self._deny(send, denial, resource)
                 return
-            if not await self.revocation.is_live(verified.jti, verified.redis_key):
+            revocation = self.revocation
+            if not (
+                revocation.cached_live(verified.jti)
+                or await revocation.is_live(verified.jti, verified.redis_key)
+            ):
                 # The verified claims stay cached: a replayed revoked token then costs one
                 # EXISTS, not a signature check.
                 await self._deny(send, REVOKED, resource)
