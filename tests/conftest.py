@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from testsupport.echo_upstream import EchoUpstream
@@ -14,6 +15,13 @@ from testsupport.proxies import PROXIES
 # Every resource needs the default scope: a token with a narrower scope gets 403
 # insufficient_scope, the step-up answer whose WWW-Authenticate nginx would otherwise drop.
 REQUIRED_SCOPES = "*=mcp:*"
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    """One HTTP client per test module (tests that need a fresh one per test define their own)."""
+    with httpx.Client(timeout=10) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def client(stack: Stack, http: httpx.Client) -> flows.RegisteredClient:
     return flows.register(http, stack.issuer_url)
 

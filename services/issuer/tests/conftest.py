@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
@@ -14,6 +13,7 @@ from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
 from testsupport.admin_cli import admin_env, open_app
 from testsupport.issuer import issuer_env, start_issuer
+from testsupport.pem import private_pem
 from testsupport.service import ServiceProcess
 
 
@@ -64,8 +64,4 @@ def cli_env(redis_url: str, keys_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def signing_pem(session_signing_key: rsa.RSAPrivateKey) -> str:
     """The session's signing key as GATEWAY_RSA_PRIVATE_KEY would carry it (PEM)."""
-    return session_signing_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    return private_pem(session_signing_key)

@@ -17,6 +17,7 @@ from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared.keys import ec_public_jwk, parse_jwks, rsa_public_jwk
 from testsupport.issuer import issuer_env
+from testsupport.pem import private_pem
 
 
 def _is_rsa_3072(key: object) -> bool:
@@ -41,10 +42,10 @@ def test_first_start_generates_an_owner_only_key_and_restarts_reuse_it(
     assert (keys_dir / "current").read_text().strip() == first.current.kid
     again = keystore.load_or_create(keys_dir, algorithm)
     assert again.current.kid == first.current.kid
-    assert set(list_pem(keys_dir)) == {pem.name}
+    assert set(listprivate_pem(keys_dir)) == {pem.name}
 
 
-def list_pem(keys_dir: Path) -> list[str]:
+def listprivate_pem(keys_dir: Path) -> list[str]:
     return [p.name for p in keys_dir.glob("*.pem")]
 
 
@@ -139,17 +140,9 @@ def test_running_issuer_picks_up_a_rotated_key_without_restart(
         assert client.app.state.ctx.keys.current.kid == new.kid  # type: ignore[attr-defined]
 
 
-def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 def test_configured_ec_private_key_is_used_with_es256(env: dict[str, str]) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = _pem(key).replace("\n", "\\n")
+    pem = private_pem(key).replace("\n", "\\n")
     settings = IssuerSettings.from_env(
         {**env, "JWT_ALGORITHM": "ES256", "GATEWAY_RSA_PRIVATE_KEY": pem}
     )
@@ -165,7 +158,7 @@ def test_es256_without_a_key_generates_one_in_keys_dir(
     settings = IssuerSettings.from_env(issuer_env(redis_url, empty_keys_dir, JWT_ALGORITHM="ES256"))
     ring = keystore.load_key_ring(settings)
     assert _is_p256(ring.current.key)
-    assert list_pem(empty_keys_dir) == [f"{ring.current.kid}.pem"]
+    assert listprivate_pem(empty_keys_dir) == [f"{ring.current.kid}.pem"]
     assert keystore.load_key_ring(settings).current.kid == ring.current.kid
 
 
@@ -189,7 +182,7 @@ def test_a_key_of_another_type_in_keys_dir_stops_start_up(
     keys_dir = empty_keys_dir
     keystore.add_key(keys_dir, keystore.generate_private_key(algorithm), make_current=True)
     # As an operator would leave it: a PEM file of another type (and maybe named current).
-    (keys_dir / "other.pem").write_text(_pem(make_key()))
+    (keys_dir / "other.pem").write_text(private_pem(make_key()))
     if current:
         (keys_dir / "current").write_text("other\n")
     settings = IssuerSettings.from_env(

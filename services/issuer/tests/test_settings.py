@@ -5,12 +5,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared.config import ConfigError
 from testsupport.issuer import issuer_env
+from testsupport.pem import private_pem
 
 
 def test_defaults_follow_the_seed(env: dict[str, str]) -> None:
@@ -83,17 +83,9 @@ def test_hs256_requires_a_secret(env: dict[str, str]) -> None:
     assert any("HS256" in w for w in ok.warnings)
 
 
-def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-RSA_PEM = _pem(rsa.generate_private_key(65537, 2048))
-P256_PEM = _pem(ec.generate_private_key(ec.SECP256R1()))
-P384_PEM = _pem(ec.generate_private_key(ec.SECP384R1()))
+RSA_PEM = private_pem(rsa.generate_private_key(65537, 2048))
+P256_PEM = private_pem(ec.generate_private_key(ec.SECP256R1()))
+P384_PEM = private_pem(ec.generate_private_key(ec.SECP384R1()))
 # GATEWAY_RSA_PRIVATE_KEY (a historical name: with ES256 it holds an EC key) against
 # JWT_ALGORITHM: (algorithm, PEM, None if accepted else the expected message).
 PRIVATE_KEY_RULES = [
