@@ -26,7 +26,7 @@ from .wrk_post import outputs, post, unused
 
 WORKERS = 2
 ROUNDS = 3
-CODES_PER_SECOND = 2500  # supply per second of an authorization_code run; above any rate seen
+CODES_PER_SECOND = 4000  # supply per second of an authorization_code run; above any rate seen
 NO_LIMITS = {
     "REGISTER_RATE_PER_MINUTE": "100000000",
     "TOKEN_RATE_PER_MINUTE": "100000000",
