@@ -100,3 +100,16 @@ def test_fast_answers_are_counted_in_metrics(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert 'authgate_issuer_requests_total{method="GET",route="/jwks",status="200"} 2.0' in text
     assert 'authgate_issuer_requests_total{method="GET",route="/jwks",status="304"} 1.0' in text
+
+
+def test_documents_are_answered_without_the_framework(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(self: FastAPI, scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError(f"the framework was asked for {scope['path']}")
+
+    monkeypatch.setattr(FastAPI, "__call__", unreachable)
+    for path in PATHS:
+        assert client.get(path).status_code == 200
+    with pytest.raises(AssertionError, match="framework was asked"):
+        client.post("/jwks")

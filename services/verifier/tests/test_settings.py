@@ -116,6 +116,17 @@ def test_es256_reads_keys_from_redis_by_default() -> None:
     assert s.jwt_algorithm == "ES256" and s.rsa_public_key_pem is None and s.jwt_secret is None
 
 
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m authgate_verifier`` with exactly ``env``; it is expected to refuse to start."""
+    return subprocess.run(
+        [sys.executable, "-m", "authgate_verifier", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_wrong_key_type_stops_the_process_with_exit_2() -> None:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -123,13 +134,7 @@ def test_wrong_key_type_stops_the_process_with_exit_2() -> None:
         "JWT_ALGORITHM": "ES256",
         "GATEWAY_RSA_PUBLIC_KEY": RSA_PEM,
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "authgate_verifier", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _start(env)
     assert result.returncode == 2
     assert "GATEWAY_RSA_PUBLIC_KEY is an RSA key" in result.stderr
     assert "JWT_ALGORITHM=ES256 needs an EC P-256 key" in result.stderr
@@ -138,13 +143,7 @@ def test_wrong_key_type_stops_the_process_with_exit_2() -> None:
 
 def test_bad_config_exits_2_with_one_message() -> None:
     env = {"PATH": "/usr/bin:/bin", "JWT_ALGORITHM": "none", "REVOCATION_CACHE_MS": "x"}
-    result = subprocess.run(
-        [sys.executable, "-m", "authgate_verifier", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _start(env)
     assert result.returncode == 2
     for name in ("ISSUER_URL", "JWT_ALGORITHM", "REVOCATION_CACHE_MS"):
         assert name in result.stderr

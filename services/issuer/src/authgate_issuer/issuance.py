@@ -14,7 +14,7 @@ verifier's included) call ``start_grant`` instead of hand-crafting JWTs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from authgate_shared import claims as jwt_claims
 from authgate_shared import redis_keys
@@ -178,27 +178,21 @@ def new_grant(
     return NewGrant(grant, access_token, refresh_token, token)
 
 
-async def start_grant(
-    ctx: IssuerContext,
-    *,
-    client_id: str,
-    username: str,
-    github_id: str,
-    scope: str,
-    resources: list[str],
-    grant_id: str | None = None,
-) -> TokenResponse:
+class GrantRequest(TypedDict, total=False):
+    """What ``new_grant`` and ``start_grant`` take besides the context."""
+
+    client_id: Required[str]
+    username: Required[str]
+    github_id: Required[str]
+    scope: Required[str]
+    resources: Required[list[str]]
+    grant_id: str | None
+
+
+async def start_grant(ctx: IssuerContext, **request: Unpack[GrantRequest]) -> TokenResponse:
     """Create and store a grant and its first token pair (``new_grant``): one script writes
     both, so both exist or neither does."""
-    made = new_grant(
-        ctx,
-        client_id=client_id,
-        username=username,
-        github_id=github_id,
-        scope=scope,
-        resources=resources,
-        grant_id=grant_id,
-    )
+    made = new_grant(ctx, **request)
     grant = made.grant
     ttl = ctx.settings.refresh_token_lifetime
     await grants.create_grant(ctx.redis, grant, now=grant.created_at, ttl=ttl, token=made.token)
