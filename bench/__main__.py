@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 from . import data_scale, issuer, verifier
 from .common import workdir, wrk_path
@@ -21,14 +22,22 @@ def main() -> None:
         f"only when named: {', '.join(ON_REQUEST)}",
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per case")
+    parser.add_argument(
+        "--shared-cores",
+        action="store_true",
+        help="verifier section: run the servers on the same CPUs as wrk and Redis "
+        "(default: a CPU of their own, see bench/cores.py)",
+    )
     args = parser.parse_args()
     wrk_path()
     print("Figures depend on the machine and its load; compare ratios, not absolute numbers.")
     unknown = set(args.sections) - set(SECTIONS) - set(ON_REQUEST)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    runners = {**SECTIONS, **ON_REQUEST}
+    runners["verifier"] = partial(verifier.run, shared_cores=args.shared_cores)
     for name in args.sections or SECTIONS:
-        {**SECTIONS, **ON_REQUEST}[name](workdir(), args.duration)
+        runners[name](workdir(), args.duration)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class Result:
     errors: int
     non2xx: int
     status: int
+    worst_p99_ms: float | None = None
+    """The highest p99 of the rounds a median was taken over."""
 
 
 def wrk_path() -> str:
@@ -61,12 +63,13 @@ def run_wrk(
     duration: int,
     status: int,
     directory: Path,
+    threads: int = THREADS,
 ) -> Result:
     """Drive ``url`` with wrk (CONNECTIONS connections); headers set by a Lua script."""
     lines = [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
     script = directory / f"{name.replace(' ', '_')}.lua"
     script.write_text(_LUA.format(headers="\n".join(lines)))
-    args = [wrk_path(), "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{duration}s"]
+    args = [wrk_path(), "-t", str(threads), "-c", str(CONNECTIONS), "-d", f"{duration}s"]
     out = subprocess.run(
         [*args, "-s", str(script), url], capture_output=True, text=True, check=True
     ).stdout
@@ -83,16 +86,23 @@ def run_wrk(
     )
 
 
-def warm_up(url: str, headers: Mapping[str, str], directory: Path) -> None:
-    run_wrk("warm-up", url, headers, duration=2, status=0, directory=directory)
+def warm_up(url: str, headers: Mapping[str, str], directory: Path, threads: int = THREADS) -> None:
+    run_wrk("warm-up", url, headers, duration=2, status=0, directory=directory, threads=threads)
 
 
-def print_table(title: str, results: list[Result], ceiling: Result) -> None:
-    print(f"\n{title} (1 worker, {CONNECTIONS} connections, wrk -t{THREADS})")
-    print(f"{'case':<34} {'status':>6} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}")
+def print_table(
+    title: str, results: list[Result], ceiling: Result, setup: str = f"wrk -t{THREADS}"
+) -> None:
+    print(f"\n{title} (1 worker, {CONNECTIONS} connections, {setup})")
+    print(
+        f"{'case':<34} {'status':>6} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'worst':>7} "
+        f"{'ratio':>6}"
+    )
     for r in results:
         ratio = r.rps / ceiling.rps if ceiling.rps else 0.0
+        worst = f"{r.worst_p99_ms:>7.2f}" if r.worst_p99_ms is not None else f"{'':>7}"
         extra = f"  ({r.errors} socket errors)" if r.errors else ""
         print(
-            f"{r.name:<34} {r.status:>6} {r.rps:>9.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {ratio:>6.2f}{extra}"
+            f"{r.name:<34} {r.status:>6} {r.rps:>9.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {worst} "
+            f"{ratio:>6.2f}{extra}"
         )

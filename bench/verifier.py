@@ -1,16 +1,19 @@
 """The verifier section: /verify against the bare ASGI ceiling, all in one run.
 
-Cases: the bare app; a valid token with the Redis revocation check on every request; the same
-with ``REVOCATION_CACHE_MS`` on; no token (401); a revoked token (401). One token per case, as
+Cases: the bare app; the bare app answering with the verifier's 200 headers (a control: what
+the response alone costs); a valid token with the Redis revocation check on every request; the
+same with ``REVOCATION_CACHE_MS`` on; no token (401); a revoked token (401). One token per case, as
 an MCP client sends the same token on every request. Every service stays up for the whole run
 and the cases are measured in interleaved rounds (median reported), so load from elsewhere on a
 shared machine weighs on all cases alike. The bare app gets the valid-token request too: the
-ratio then measures the verifier's work, not the size of the request.
+ratio then measures the verifier's work, not the size of the request. The servers run on a
+core of their own, wrk and Redis on the others (``cores.py``), unless ``shared_cores``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 from contextlib import ExitStack
 from pathlib import Path
@@ -23,10 +26,15 @@ from testsupport.service import ServiceProcess, python_module
 from testsupport.tokens import TokenMinter
 from testsupport.verifier import MCP_A, forwarded, start_verifier, verifier_env
 
+from . import cores
 from .common import Result, print_table, run_wrk, warm_up
 
 REVOCATION_CACHE_MS = "50"
-ROUNDS = 3
+# Each case runs ROUNDS_PER_SECOND x --duration rounds of one second, interleaved: on a shared
+# host the CPU's speed drifts (a busy loop here varies up to 2x over half-seconds), and short
+# interleaved slices spread that drift over every case alike.
+ROUNDS_PER_SECOND = 3
+SLICE_SECONDS = 1
 
 
 async def _mint(redis_url: str, keys_dir: Path) -> tuple[str, str]:
@@ -39,14 +47,41 @@ async def _mint(redis_url: str, keys_dir: Path) -> tuple[str, str]:
 
 
 def _median(name: str, runs: list[Result]) -> Result:
-    middle = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
-    rps = statistics.median(r.rps for r in runs)
+    """Medians over the rounds (p99 too: one slice's pause is not every slice's), the worst
+    slice's p99 beside them, and every round's errors."""
     return Result(
-        name, rps, middle.p50_ms, middle.p99_ms, middle.errors, middle.non2xx, middle.status
+        name,
+        rps=statistics.median(r.rps for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+        errors=sum(r.errors for r in runs),
+        non2xx=sum(r.non2xx for r in runs),
+        status=runs[0].status,
+        worst_p99_ms=max(r.p99_ms for r in runs),
     )
 
 
-def run(directory: Path, duration: int) -> list[Result]:
+def _verifier_200_headers(url: str, headers: dict[str, str], path: Path) -> Path:
+    """The verifier's 200 header block as the bare app's --headers file (without Date, which
+    uvicorn adds to every response)."""
+    answer = httpx.get(url, headers=headers)
+    answer.raise_for_status()
+    pairs = [
+        [name.decode("latin-1"), value.decode("latin-1")]
+        for name, value in answer.headers.raw
+        if name.lower() != b"date"
+    ]
+    path.write_text(json.dumps(pairs))
+    return path
+
+
+def run(directory: Path, duration: int, *, shared_cores: bool = False) -> list[Result]:
+    place = cores.placement(shared=shared_cores)
+    with place.loading():
+        return _run(directory, duration, place)
+
+
+def _run(directory: Path, duration: int, place: cores.Placement) -> list[Result]:
     redis = RedisServer(directory / "redis").start()
     with ExitStack() as stack:
         stack.callback(redis.stop)
@@ -58,41 +93,66 @@ def run(directory: Path, duration: int) -> list[Result]:
 
         def verifier(**overrides: str) -> ServiceProcess:
             env = verifier_env(redis.url, LOG_FORMAT="json", **overrides)
-            proc = start_verifier(env, directory / f"v{len(overrides)}")
+            with place.serving():
+                proc = start_verifier(env, directory / f"v{len(overrides)}")
             stack.callback(proc.stop)
             return proc
 
-        bare = ServiceProcess(
-            python_module("bench.bare_app", "--port", "{port}"),
-            {},
-            directory / "bare.log",
-            health_path="/",
-        ).start()
-        stack.callback(bare.stop)
+        def bare(*args: str) -> ServiceProcess:
+            name = "bare-control" if args else "bare"
+            with place.serving():
+                proc = ServiceProcess(
+                    python_module("bench.bare_app", "--port", "{port}", *args),
+                    {},
+                    directory / f"{name}.log",
+                    health_path="/",
+                ).start()
+            stack.callback(proc.stop)
+            return proc
+
         plain, cached = verifier(), verifier(REVOCATION_CACHE_MS=REVOCATION_CACHE_MS)
         # The seed forwards the whole JWT as X-Auth-Token; the header is ~1 KB that uvicorn
         # validates and writes on every 200, so its cost is shown separately.
         lean = verifier(REVOCATION_CACHE_MS=REVOCATION_CACHE_MS, FORWARD_AUTH_TOKEN_HEADER="false")
+        control_file = _verifier_200_headers(
+            cached.url + "/verify", with_valid, directory / "verifier-200-headers.json"
+        )
+        ceiling, control = bare(), bare("--headers", str(control_file))
         cases = [
-            ("bare ASGI ceiling", bare, with_valid),
+            ("bare ASGI ceiling", ceiling, with_valid),
+            ("bare ASGI, verifier's 200 headers", control, with_valid),
             ("valid token (Redis check each)", plain, with_valid),
             (f"valid token (cache {REVOCATION_CACHE_MS} ms)", cached, with_valid),
             ("valid, cache, no X-Auth-Token", lean, with_valid),
             ("no token (401)", plain, fwd),
             ("revoked token (401)", plain, {**fwd, "Authorization": f"Bearer {revoked}"}),
         ]
+        threads = place.load_threads
         runs: dict[str, list[Result]] = {name: [] for name, _, _ in cases}
         for _, proc, headers in cases:
-            warm_up(proc.url + "/verify", headers, directory)
-        for _ in range(ROUNDS):
+            warm_up(proc.url + "/verify", headers, directory, threads)
+        rounds = ROUNDS_PER_SECOND * duration
+        for _ in range(rounds):
             for name, proc, headers in cases:
                 url = proc.url + "/verify"
                 status = httpx.get(url, headers=headers).status_code
                 runs[name].append(
                     run_wrk(
-                        name, url, headers, duration=duration, status=status, directory=directory
+                        name,
+                        url,
+                        headers,
+                        duration=SLICE_SECONDS,
+                        status=status,
+                        directory=directory,
+                        threads=threads,
                     )
                 )
         results = [_median(name, runs[name]) for name, _, _ in cases]
-        print_table(f"Verifier /verify, median of {ROUNDS} rounds", results, results[0])
+        setup = f"wrk -t{threads}; {place.describe()}"
+        print_table(
+            f"Verifier /verify, median of {rounds} rounds of {SLICE_SECONDS} s",
+            results,
+            results[0],
+            setup,
+        )
         return results

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
 from authgate_shared import http_server
-from testsupport.ports import free_port
+from testsupport.raw_http import exchange, read_response, serve_in_thread
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -34,50 +31,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    chosen = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=chosen, http=http_server.PROTOCOL, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield chosen
-    server.should_exit = True
-    thread.join(5)
-
-
-def _read_response(conn: socket.socket, pending: bytearray | None = None) -> bytes:
-    """One response (head + content-length body), or what arrived before the server closed.
-    ``pending`` keeps bytes of later responses that arrived in the same read."""
-    data = pending if pending is not None else bytearray()
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return bytes(data)
-        data += chunk
-    end = data.index(b"\r\n\r\n") + 4
-    length = int(bytes(data[:end]).lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-    while len(data) < end + length:
-        data += conn.recv(65536)
-    answer = bytes(data[: end + length])
-    del data[: end + length]
-    return answer
-
-
-def _send(port: int, *requests: bytes) -> list[bytes]:
-    answers = []
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        for request in requests:
-            try:
-                conn.sendall(request)
-                answers.append(_read_response(conn))
-            except (ConnectionResetError, BrokenPipeError):
-                answers.append(b"reset")
-    return answers
+    with serve_in_thread(app) as chosen:
+        yield chosen
 
 
 def _get(headers: bytes = b"") -> bytes:
@@ -90,7 +45,7 @@ def _get(headers: bytes = b"") -> bytes:
     ids=["one-200KB-header", "fifty-thousand-headers"],
 )
 def test_an_oversized_head_gets_431_and_a_closed_connection(port: int, headers: bytes) -> None:
-    [answer] = _send(port, _get(headers))
+    [answer] = exchange(port, _get(headers))
     assert answer.startswith(b"HTTP/1.1 431 ") or answer == b"reset"
     if answer != b"reset":
         assert b"connection: close" in answer
@@ -99,14 +54,14 @@ def test_an_oversized_head_gets_431_and_a_closed_connection(port: int, headers: 
 def test_keep_alive_requests_are_counted_one_by_one(port: int) -> None:
     # Three heads of ~10 KiB each on one connection: each under the cap, together over it.
     head = _get(b"X-Pad: " + b"p" * 10_000 + b"\r\n")
-    answers = _send(port, head, head, head)
+    answers = exchange(port, head, head, head)
     assert [a.split(b"\r\n")[0] for a in answers] == [b"HTTP/1.1 200 OK"] * 3
 
 
 def test_bodies_do_not_count_toward_the_head(port: int) -> None:
     body = b"b" * 100_000
     post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-    answers = _send(port, post, _get())
+    answers = exchange(port, post, _get())
     assert answers[0].startswith(b"HTTP/1.1 200") and answers[0].endswith(b"100000")
     assert answers[1].startswith(b"HTTP/1.1 200")
 
@@ -124,7 +79,7 @@ def test_pipelined_requests_in_one_write_pass(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(requests)
         pending = bytearray()
-        answers = [_read_response(conn, pending) for _ in range(300)]
+        answers = [read_response(conn, pending) for _ in range(300)]
     assert all(a.startswith(b"HTTP/1.1 200") for a in answers)
 
 
@@ -151,7 +106,7 @@ def test_the_checks_match_uvicorns_expressions(name: str) -> None:
 def test_a_response_header_with_a_control_character_is_still_refused(port: int) -> None:
     # The replaced check is the one uvicorn applies: an app sending CR/LF in a header value
     # gets nothing out (uvicorn drops the connection), never a split header.
-    [answer] = _send(port, _get(b"X-Echo-Bad: 1\r\n"))
+    [answer] = exchange(port, _get(b"X-Echo-Bad: 1\r\n"))
     assert answer in (b"", b"reset")
 
 

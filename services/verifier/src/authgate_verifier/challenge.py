@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from authgate_shared.response_head import PREPARED_KEY, prepare_head
+
 Headers = list[tuple[bytes, bytes]]
 Message = dict[str, Any]
 
@@ -47,7 +49,8 @@ BAD_REQUEST_CHALLENGE = b'Bearer error="invalid_request"'
 def error_response(
     status: int, error: str, description: str, challenge: bytes | None = None, **extra: str
 ) -> tuple[Message, Message]:
-    """The ASGI start and body messages of a small JSON error (RFC 6749 §5.2 shape)."""
+    """The ASGI start and body messages of a small JSON error (RFC 6749 §5.2 shape), its header
+    block prepared once (the verifier keeps these pairs per resource and reason)."""
     body = orjson.dumps({"error": error, "error_description": description})
     headers: Headers = [
         (b"content-type", b"application/json"),
@@ -58,6 +61,11 @@ def error_response(
         headers.append((b"www-authenticate", challenge))
     headers.extend((k.replace("_", "-").encode(), v.encode()) for k, v in extra.items())
     return (
-        {"type": "http.response.start", "status": status, "headers": headers},
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers,
+            PREPARED_KEY: prepare_head(headers),
+        },
         {"type": "http.response.body", "body": body},
     )

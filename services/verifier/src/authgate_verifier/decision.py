@@ -13,6 +13,7 @@ from typing import Any
 
 from authgate_shared import redis_keys
 from authgate_shared.claims import GATEWAY_AUDIENCE, audiences
+from authgate_shared.response_head import PREPARED_KEY, prepare_head
 
 from .challenge import Message
 from .resources import Resource
@@ -41,7 +42,8 @@ class VerifiedToken:
     scopes: frozenset[str]
     exp: int
     ok_start: Message
-    """The ASGI ``http.response.start`` message of this token's 200."""
+    """The ASGI ``http.response.start`` message of this token's 200, its header block prepared
+    once (``authgate_shared.response_head``): a cached token's 200 is written as it is."""
 
 
 WRONG_AUDIENCE = Denial(401, "invalid_token", "wrong_audience", "token is not for this resource")
@@ -86,7 +88,12 @@ def accept_claims(
         gateway_wide=GATEWAY_AUDIENCE in aud,
         scopes=frozenset(scope.split()),
         exp=int(claims["exp"]),
-        ok_start={"type": "http.response.start", "status": 200, "headers": headers},
+        ok_start={
+            "type": "http.response.start",
+            "status": 200,
+            "headers": headers,
+            PREPARED_KEY: prepare_head(headers),
+        },
     )
 
 
