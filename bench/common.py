@@ -91,8 +91,13 @@ def warm_up(url: str, headers: Mapping[str, str], directory: Path, threads: int 
 
 
 def print_table(
-    title: str, results: list[Result], ceiling: Result, setup: str = f"wrk -t{THREADS}"
+    title: str,
+    results: list[Result],
+    ceiling: Result,
+    setup: str = f"wrk -t{THREADS}",
+    ratios: Mapping[str, float] | None = None,
 ) -> None:
+    """One row per result; ``ratios`` (by name) instead of rate / ceiling's rate when given."""
     print(f"\n{title} (1 worker, {CONNECTIONS} connections, {setup})")
     print(
         f"{'case':<34} {'status':>6} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'worst':>7} "
@@ -100,6 +105,8 @@ def print_table(
     )
     for r in results:
         ratio = r.rps / ceiling.rps if ceiling.rps else 0.0
+        if ratios is not None:
+            ratio = ratios[r.name]
         worst = f"{r.worst_p99_ms:>7.2f}" if r.worst_p99_ms is not None else f"{'':>7}"
         extra = f"  ({r.errors} socket errors)" if r.errors else ""
         print(

@@ -149,10 +149,32 @@ def _run(directory: Path, duration: int, place: cores.Placement) -> list[Result]
                 )
         results = [_median(name, runs[name]) for name, _, _ in cases]
         setup = f"wrk -t{threads}; {place.describe()}"
+        quartiles = _paired_ratios(runs, cases[0][0])
         print_table(
             f"Verifier /verify, median of {rounds} rounds of {SLICE_SECONDS} s",
             results,
             results[0],
             setup,
+            ratios={name: q[1] for name, q in quartiles.items()},
         )
+        print(
+            "ratio: median over the rounds of the case's rate / the ceiling's rate in the same "
+            "round; p50, p99: medians of the rounds'; worst: the highest round's p99"
+        )
+        for name, (q1, median, q3) in list(quartiles.items())[1:]:
+            print(f"  {name:<34} ratio quartiles {q1:.2f} {median:.2f} {q3:.2f}")
         return results
+
+
+def _paired_ratios(
+    runs: dict[str, list[Result]], ceiling: str
+) -> dict[str, tuple[float, float, float]]:
+    """Each case's quartiles (q1, median, q3) over the rounds of its rate / the ceiling's rate
+    in the same round: a drift of the host's speed over a round weighs on both sides of each
+    ratio, and the spread shows how far one run can be trusted."""
+    quartiles = {}
+    for name, results in runs.items():
+        per_round = [r.rps / c.rps for r, c in zip(results, runs[ceiling], strict=True)]
+        q1, median, q3 = statistics.quantiles(per_round, n=4)
+        quartiles[name] = (q1, median, q3)
+    return quartiles

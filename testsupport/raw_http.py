@@ -18,9 +18,9 @@ from .ports import free_port
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any) -> Iterator[int]:
+def serve_in_thread(app: Any) -> Iterator[uvicorn.Server]:
     """uvicorn with the services' protocol and logging (no access log) on a free loopback
-    port, in a thread; the port."""
+    port (``server.config.port``), in a thread; the server, to stop it early."""
     chosen = free_port()
     config = uvicorn.Config(
         app,
@@ -38,7 +38,7 @@ def serve_in_thread(app: Any) -> Iterator[int]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield chosen
+        yield server
     finally:
         server.should_exit = True
         thread.join(5)

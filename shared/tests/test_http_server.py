@@ -31,8 +31,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    with serve_in_thread(app) as chosen:
-        yield chosen
+    with serve_in_thread(app) as server:
+        yield server.config.port
 
 
 def _get(headers: bytes = b"") -> bytes:
@@ -121,3 +121,34 @@ def test_remembered_clean_values_stay_bounded_and_dirty_ones_are_never_remembere
         assert check.search(b"clean-%d" % n) is None
     assert len(check._clean) <= check.MAX_REMEMBERED
     assert dirty not in check._clean
+
+
+def test_a_request_arriving_as_shutdown_begins_is_answered_not_reset() -> None:
+    # A connection accepted just before shutdown, its request not yet sent: uvicorn alone
+    # closes it at once (a reset for the request that follows); here it gets its answer, with
+    # Connection: close, within the grace period.
+    with serve_in_thread(app) as server:
+        port = server.config.port
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            exchange(port, _get())  # the server is serving
+            server.should_exit = True
+            while True:  # shutdown has begun once the listening socket is closed
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                except (ConnectionRefusedError, ConnectionResetError):
+                    break
+            conn.sendall(_get())
+            answer = read_response(conn)
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"\r\nconnection: close\r\n" in answer.lower()
+
+
+def test_an_idle_connection_is_closed_after_the_grace_period() -> None:
+    # Closed by the server within the grace period, not left to the 5 s keep-alive timeout
+    # (the socket would time out first).
+    with (
+        serve_in_thread(app) as server,
+        socket.create_connection(("127.0.0.1", server.config.port), timeout=2) as conn,
+    ):
+        server.should_exit = True
+        assert conn.recv(1) == b""

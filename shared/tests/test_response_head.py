@@ -50,8 +50,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    with serve_in_thread(app) as chosen:
-        yield chosen
+    with serve_in_thread(app) as server:
+        yield server.config.port
 
 
 def _request(path: str, method: str = "GET", version: str = "1.1", extra: str = "") -> bytes:

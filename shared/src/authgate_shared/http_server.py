@@ -31,6 +31,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from . import response_head
 
 MAX_HEAD_BYTES = 16 * 1024  # h11's default, and more than any client here sends
+# How long a connection with no request in progress stays open once shutdown begins.
+SHUTDOWN_GRACE_SECONDS = 0.25
 PROTOCOL = "authgate_shared.http_server:CappedHttpToolsProtocol"
 _MESSAGE = b"request header block is too large"
 _TOO_LARGE = (
@@ -44,11 +46,31 @@ _TOO_LARGE = (
 class CappedHttpToolsProtocol(HttpToolsProtocol):
     _head_bytes = 0
     _refused = False
+    _draining = False
+
+    def shutdown(self) -> None:
+        """Graceful shutdown. uvicorn closes a connection with no request in progress at once,
+        but on a connection accepted a moment ago the request may already be in the socket's
+        buffer, unread, and closing a socket with unread data sends a reset (RFC 9293 §3.6.1):
+        the client sees its request fail, not a refused connection it could retry elsewhere.
+        So such a connection gets ``SHUTDOWN_GRACE_SECONDS``: a request arriving in that time
+        is answered with ``Connection: close`` (RFC 9112 §9.6), an idle one is closed after."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            super().shutdown()
+            return
+        self._draining = True
+        self.loop.call_later(SHUTDOWN_GRACE_SECONDS, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
         super().data_received(data)
+        if self._draining and self.cycle is not None:
+            self.cycle.keep_alive = False
         # uvicorn sets scope["method"] once a head is complete (on_headers_complete), so a
         # scope without it after this read means a head is still arriving. Only this override
         # runs per read: overriding the parser callbacks as well cost ~5% of a small request.
