@@ -4,9 +4,9 @@ A one-worker server can use one core. When wrk, Redis and the server share every
 scheduler gives the server whatever wrk leaves, and wrk's share grows with the response it
 parses: the bare app answering with the verifier's ~1.2 KB of headers (the table's control
 row) then loses to the bare app answering with two, with nothing of the verifier in it. That
-is the load generator's cost, not the server's. So by default the server gets a core to itself (the highest the bench may
-use) and wrk and Redis get the others, and the table says so; ``--shared-cores`` measures the
-old way. Processes inherit their parent's CPU set, so the bench moves itself onto the server's
+is the load generator's cost, not the server's. So by default the server gets a core to itself
+(the highest the bench may use) and wrk and Redis get the others, and the table says so;
+``--shared-cores`` measures the old way. Processes inherit their parent's CPU set, so the bench moves itself onto the server's
 core while it starts a server and back while it starts anything else.
 """
 

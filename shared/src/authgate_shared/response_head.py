@@ -8,7 +8,8 @@ checks, and the app puts the result in its ``http.response.start`` message under
 so the message means the same anywhere). ``PreparedCycle``, which ``http_server`` installs as
 uvicorn's request/response cycle, writes a prepared block directly when the response is an
 ordinary keep-alive one (logging the access line as uvicorn would, when on); in every other
-case, and for every other message, it is uvicorn's own ``send``. Only a ``PreparedHead`` is written as it is, and only ``prepare_head`` makes one.
+case, and for every other message, it is uvicorn's own ``send``. Only a ``PreparedHead`` is
+written as it is, and only ``prepare_head`` makes one.
 """
 
 from __future__ import annotations
