@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .common import THREADS
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -29,8 +31,8 @@ class Placement:
 
     @property
     def load_threads(self) -> int:
-        """wrk threads: one per core it has, two when it shares them (as before)."""
-        return len(self.load) if self.pinned else 2
+        """wrk threads: one per core it has, the usual count when it shares them."""
+        return len(self.load) if self.pinned else THREADS
 
     def describe(self) -> str:
         if not self.pinned:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from authgate_shared.claims import GATEWAY_AUDIENCE
+from authgate_shared.response_head import PREPARED_KEY
 from authgate_verifier.decision import (
     GATEWAY_TOKEN_REFUSED,
     UNSAFE_CLAIMS,
@@ -60,6 +61,17 @@ def test_ok_headers_carry_identity_and_token() -> None:
     off = accept_claims(claims(), b"tok", forward_token=False)
     assert isinstance(off, VerifiedToken)
     assert b"x-auth-token" not in dict(off.ok_start["headers"])
+
+
+@pytest.mark.parametrize("forward_token", [True, False])
+def test_the_prepared_200_is_the_headers_list(forward_token: bool) -> None:
+    # In-process tests read the headers list; a real server writes the prepared block.
+    result = accept_claims(claims(), b"tok", forward_token=forward_token)
+    assert isinstance(result, VerifiedToken)
+    start = result.ok_start
+    rendered = b"".join(b"%s: %s\r\n" % pair for pair in start["headers"])
+    assert start[PREPARED_KEY].block == rendered
+    assert start[PREPARED_KEY].content_length == 0
 
 
 @pytest.mark.parametrize(

@@ -62,10 +62,8 @@ class RevocationChecker:
 
     async def is_live(self, jti: str, key: str) -> bool:
         """True if the token record exists; RedisUnavailable if Redis does not answer."""
-        if self.cache_enabled:
-            deadline = self._cache.get(jti)
-            if deadline is not None and deadline > self._monotonic():
-                return True
+        if self.cached_live(jti):
+            return True
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((jti, key, future))
         if self._runner is None:
