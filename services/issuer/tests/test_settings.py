@@ -154,3 +154,17 @@ def test_console_script_stops_with_the_aggregated_message(tmp_path: Path) -> Non
     assert "ISSUER_URL" in result.stderr
     assert "GITHUB_CLIENT_SECRET" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_http_limits_default_and_bad_values_are_named(env: dict[str, str]) -> None:
+    from authgate_shared.http_limits import HttpLimits
+
+    assert IssuerSettings.from_env(env).http == HttpLimits(10, 5)
+    with pytest.raises(ConfigError) as info:
+        IssuerSettings.from_env({**env, "REQUEST_HEAD_TIMEOUT": "301", "KEEP_ALIVE_TIMEOUT": "0"})
+    assert any(
+        p.startswith("REQUEST_HEAD_TIMEOUT must be between 1 and 300") for p in info.value.problems
+    )
+    assert any(
+        p.startswith("KEEP_ALIVE_TIMEOUT must be between 1 and 300") for p in info.value.problems
+    )

@@ -148,3 +148,19 @@ def test_bad_config_exits_2_with_one_message() -> None:
     for name in ("ISSUER_URL", "JWT_ALGORITHM", "REVOCATION_CACHE_MS"):
         assert name in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_http_limits_default_and_bad_values_are_named() -> None:
+    from authgate_shared.http_limits import HttpLimits
+
+    assert VerifierSettings.from_env(BASE).http == HttpLimits(10, 5)
+    quick = VerifierSettings.from_env(
+        {**BASE, "REQUEST_HEAD_TIMEOUT": "1", "KEEP_ALIVE_TIMEOUT": "2"}
+    )
+    assert quick.http == HttpLimits(request_head_timeout=1, keep_alive_timeout=2)
+    with pytest.raises(ConfigError) as info:
+        VerifierSettings.from_env({**BASE, "REQUEST_HEAD_TIMEOUT": "0", "KEEP_ALIVE_TIMEOUT": "5s"})
+    assert any(
+        p.startswith("REQUEST_HEAD_TIMEOUT must be between 1 and 300") for p in info.value.problems
+    )
+    assert any(p.startswith("KEEP_ALIVE_TIMEOUT must be an integer") for p in info.value.problems)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url
+from authgate_shared.http_limits import HttpLimits, http_limits_from_env
 from authgate_shared.keys import MIN_HMAC_BYTES, load_private_pem, pem_text
 from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
 
@@ -37,6 +38,7 @@ class IssuerSettings:
     issuer_url: str
     base_domain: str | None
     redis: RedisSettings
+    http: HttpLimits
     github_client_id: str
     github_client_secret: str = field(repr=False)
     github_base_url: str
@@ -173,6 +175,7 @@ class IssuerSettings:
             issuer_url=issuer_url,
             base_domain=base_domain.lower() if base_domain else None,
             redis=redis_settings_from_env(env),
+            http=http_limits_from_env(env),
             github_client_id=client_id,
             github_client_secret=client_secret,
             github_base_url=github_base_url,

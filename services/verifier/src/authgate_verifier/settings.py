@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url
+from authgate_shared.http_limits import HttpLimits, http_limits_from_env
 from authgate_shared.keys import MIN_HMAC_BYTES, load_public_pem, pem_text
 from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
 
@@ -69,6 +70,7 @@ def _parse_required_scopes(value: str) -> dict[str, frozenset[str]]:
 class VerifierSettings:
     issuer_url: str
     redis: RedisSettings
+    http: HttpLimits
     jwt_algorithm: str
     jwt_secret: bytes | None = field(repr=False)
     # GATEWAY_RSA_PUBLIC_KEY: the name is historical, with ES256 it holds an EC P-256 key.
@@ -121,6 +123,7 @@ class VerifierSettings:
         settings = cls(
             issuer_url=issuer_url,
             redis=redis_settings_from_env(env),
+            http=http_limits_from_env(env),
             jwt_algorithm=algorithm,
             jwt_secret=secret if algorithm == "HS256" else None,
             rsa_public_key_pem=public_pem if algorithm != "HS256" else None,
