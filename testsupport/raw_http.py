@@ -13,22 +13,27 @@ from typing import Any
 import uvicorn
 
 from authgate_shared import http_server
+from authgate_shared.http_limits import HttpLimits
 
 from .ports import free_port
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any) -> Iterator[uvicorn.Server]:
+def serve_in_thread(app: Any, limits: HttpLimits | None = None) -> Iterator[uvicorn.Server]:
     """uvicorn with the services' protocol and logging (no access log) on a free loopback
-    port (``server.config.port``), in a thread; the server, to stop it early."""
+    port (``server.config.port``), in a thread; the server, to stop it early. ``limits``:
+    the head and keep-alive timeouts, as ``http_server.serve`` passes them."""
+    limits = limits or HttpLimits()
     chosen = free_port()
-    config = uvicorn.Config(
+    config = http_server.HttpConfig(
         app,
         host="127.0.0.1",
         port=chosen,
         http=http_server.PROTOCOL,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=limits.keep_alive_timeout,
+        request_head_timeout=limits.request_head_timeout,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -78,3 +83,29 @@ def exchange(port: int, *requests: bytes) -> list[bytes]:
             except (ConnectionResetError, BrokenPipeError):
                 answers.append(b"reset")
     return answers
+
+
+def until_closed(conn: socket.socket, limit: float = 5.0) -> tuple[bytes, float]:
+    """What the server sends until it closes ``conn`` (a reset counts as closed), and the
+    seconds from this call to the close; ``limit``: how long to wait at most (socket.timeout
+    beyond)."""
+    started = time.monotonic()
+    conn.settimeout(limit)
+    data = bytearray()
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return bytes(data), time.monotonic() - started
+        data += chunk
+
+
+def send_in_pieces(conn: socket.socket, data: bytes, size: int, pause: float = 0.002) -> None:
+    """``data`` in writes of ``size`` bytes with a pause between, so the server reads them
+    apart (Nagle off: each write goes out as it is)."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for start in range(0, len(data), size):
+        conn.sendall(data[start : start + size])
+        time.sleep(pause)

@@ -7,8 +7,6 @@ import os
 import sys
 from typing import Any
 
-import uvicorn
-
 from authgate_shared import http_server
 from authgate_shared.config import ConfigError
 
@@ -44,9 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     logs.configure(settings.log_format, settings.log_level)
     for warning in settings.warnings:
         logs.LOGGER.warning(warning)
-    uvicorn.run(
+    # uvicorn.run, with the head and keep-alive timeouts of the settings (HttpConfig carries
+    # them to every worker).
+    http_server.serve(
         "authgate_issuer.app:app_from_env",
         factory=True,
+        limits=settings.http,
         host=args.host,
         port=args.port,
         workers=args.workers,

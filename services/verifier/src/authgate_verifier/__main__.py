@@ -11,8 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from authgate_shared import http_server
 from authgate_shared.config import ConfigError
 
@@ -52,13 +50,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"authgate-verifier: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     logs.configure(settings.log_format, settings.log_level)
-    uvicorn.run(
+    # uvicorn.run, with the head and keep-alive timeouts of the settings (HttpConfig carries
+    # them to every worker).
+    http_server.serve(
         "authgate_verifier.app:app_from_env",
         factory=True,
+        limits=settings.http,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **UVICORN_OPTIONS,  # type: ignore[arg-type]
+        **UVICORN_OPTIONS,
     )
 
 
