@@ -326,7 +326,7 @@ def test_keep_alive_requests_arm_no_timer_each() -> None:
             armed.append((callback.__name__, when - loop.time()))
         return call_at(when, callback, *args, **kwargs)
 
-    loop.call_at = counting_call_at  # type: ignore[method-assign]
+    loop.call_at = counting_call_at  # type: ignore[method-assign,assignment]
     config = http_server.HttpConfig(
         app, host="127.0.0.1", port=0, http=http_server.PROTOCOL, loop="none", log_level="warning"
     )
