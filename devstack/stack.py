@@ -8,11 +8,12 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import redis
 
-from testsupport.proxies import ProxyProcess, Routes
+from testsupport.proxies import NGINX_MAIN, render_nginx
 
 from .redis_bin import redis_command
 from .supervisor import Child
@@ -42,6 +43,37 @@ class Plan:
 def choose_proxy() -> str | None:
     """Caddy (it passes the client's Host and keeps 403 challenges as-is), else nginx."""
     return next((kind for kind in ("caddy", "nginx") if shutil.which(kind)), None)
+
+
+PROXY_CONFIGS = Path(__file__).resolve().parent / "proxy"
+
+
+def proxy_command(plan: Plan, directory: Path) -> tuple[list[str], dict[str, str]]:
+    """The proxy in front of the demo server, from ``devstack/proxy/`` (one loopback MCP host,
+    its resource bound in the auth address, built like the shipped ``deploy/`` configs)."""
+    gateway = plan.ports["gateway"]
+    values = {
+        "MCP_HOST": f"127.0.0.1:{gateway}",
+        "MCP_RESOURCE": quote(plan.url("gateway"), safe=""),
+        "VERIFIER": f"127.0.0.1:{plan.ports['verifier']}",
+        "MCP_UPSTREAM": f"127.0.0.1:{plan.ports['mcp']}",
+    }
+    if plan.proxy == "nginx":
+        for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
+            (directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        values |= {"LISTEN": f"127.0.0.1:{gateway}", "MCP_SERVER_NAME": "127.0.0.1"}
+        template = (PROXY_CONFIGS / "nginx.conf.template").read_text()
+        (directory / "authgate.conf").write_text(render_nginx(template, values))
+        (directory / "nginx.conf").write_text(NGINX_MAIN.format(include="authgate.conf"))
+        args = ["nginx", "-p", f"{directory}/", "-c", "nginx.conf", "-e", "error.log"]
+        return args, {}
+    env = values | {
+        "PORT": str(gateway),
+        "XDG_DATA_HOME": str(directory / "data"),
+        "XDG_CONFIG_HOME": str(directory / "config"),
+    }
+    caddyfile = str(PROXY_CONFIGS / "Caddyfile")
+    return ["caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"], env
 
 
 def http_ready(url: str) -> bool:
@@ -81,16 +113,18 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
     keys_dir = plan.run_dir / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True)
     keys_dir.chmod(0o700)
-    gateway_hosts = [f"127.0.0.1:{plan.ports['gateway']}", f"localhost:{plan.ports['gateway']}"]
-    common = {"REDIS_URL": redis_url, "ISSUER_URL": plan.url("issuer"), "LOG_FORMAT": "text"}
+    common = {
+        "REDIS_URL": redis_url,
+        "ISSUER_URL": plan.url("issuer"),
+        "LOG_FORMAT": "text",
+        # The one service behind the gateway, for the issuer and the verifier alike.
+        "ALLOWED_RESOURCES": plan.url("gateway"),
+    }
     issuer_env = {
         **common,
         "KEYS_DIR": str(keys_dir),
         # Dev default: whoever logs in through the stand-in; a real GitHub app should list people.
         "ALLOWED_GITHUB_USERS": os.environ.get("ALLOWED_GITHUB_USERS", "*"),
-        "ALLOWED_RESOURCES": os.environ.get(
-            "ALLOWED_RESOURCES", ",".join(f"http://{h}" for h in gateway_hosts)
-        ),
     }
     result = [
         Child(
@@ -115,14 +149,9 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
         python_service(plan, "mcp", "devstack.demo_mcp", {}),
     ]
     if plan.proxy is not None:
-        routes = Routes(
-            listen=f"127.0.0.1:{plan.ports['gateway']}",
-            verifier=f"127.0.0.1:{plan.ports['verifier']}",
-            upstream=f"127.0.0.1:{plan.ports['mcp']}",
-        )
         proxy_dir = (plan.run_dir / "proxy" / plan.proxy).resolve()
         proxy_dir.mkdir(parents=True, exist_ok=True)
-        args, env = ProxyProcess(plan.proxy, proxy_dir, routes).command()
+        args, env = proxy_command(plan, proxy_dir)
         gateway = plan.url("gateway")
         result.append(
             Child(

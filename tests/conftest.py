@@ -1,5 +1,6 @@
 """Cross-service fixtures: the gateway (issuer, verifier, Redis, GitHub stand-in) behind real
-nginx and Caddy processes, with an upstream that records what the proxies forward."""
+Traefik, nginx and Caddy processes running the shipped configs (``deploy/``), with an upstream
+that records what the proxies forward to ``mcp-a.example.com``."""
 
 from __future__ import annotations
 
@@ -35,15 +36,22 @@ def echo_upstream() -> Iterator[EchoUpstream]:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, echo_upstream: EchoUpstream
 ) -> Iterator[Gateway]:
-    # FORWARD_AUTH_TOKEN_HEADER=false: the verifier then omits X-Auth-Token, the case in which
-    # Caddy 2.6 would forward a literal placeholder; the tests check that none gets through.
+    # FORWARD_AUTH_TOKEN_HEADER=false (the default, said here because the tests depend on it):
+    # the verifier then omits X-Auth-Token, the case in which Caddy 2.6 would forward a literal
+    # placeholder; the tests check that none gets through.
     verifier_env = {"REQUIRED_SCOPES": REQUIRED_SCOPES, "FORWARD_AUTH_TOKEN_HEADER": "false"}
-    with running_gateway(
-        tmp_path_factory.mktemp("gateway"),
-        upstream_port=echo_upstream.port,
-        verifier_env=verifier_env,
-    ) as gw:
-        yield gw
+    # The tools.example.com services answer from an upstream of their own, which these tests
+    # never expect to reach.
+    others = [EchoUpstream().start() for _ in range(2)]
+    ports = {"mcp_a": echo_upstream.port, "github": others[0].port, "jira": others[1].port}
+    try:
+        with running_gateway(
+            tmp_path_factory.mktemp("gateway"), upstreams=ports, verifier_env=verifier_env
+        ) as gw:
+            yield gw
+    finally:
+        for upstream in others:
+            upstream.stop()
 
 
 @pytest.fixture(params=PROXIES)

@@ -1,4 +1,5 @@
-"""Three verifier processes behind one proxy (nginx round-robin, Caddy ``lb_policy round_robin``).
+"""Three verifier processes behind one proxy (nginx round-robin, Caddy ``lb_policy round_robin``),
+each proxy running the shipped config with all three replicas as its VERIFIER.
 
 A revocation at the issuer (``store.grants.revoke_token``, the code ``POST /revoke`` runs) is
 refused by every replica from the next request, directly and through each proxy. With
@@ -17,20 +18,26 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from authgate_issuer.store.grants import revoke_token
 from testsupport.echo_upstream import EchoUpstream
-from testsupport.proxies import PROXIES, ProxyProcess, start_proxy
+from testsupport.proxies import MCP_A, MCP_A_HOST, RESOURCES, ProxyProcess, installed, start_proxy
 from testsupport.redis_server import RedisServer
 from testsupport.service import ServiceProcess
 from testsupport.stack import seed_keys, start_verifier
 from testsupport.tokens import Minted, TokenMinter, mint_sync
-from testsupport.verifier import bearer, forwarded, verifier_env
+from testsupport.verifier import bearer, verifier_env
 
 REPLICAS = 3
+# Traefik's ForwardAuth calls one address (replicas behind it are balanced by DNS): not here.
+POOLED = ("nginx", "caddy")
+# The auth address of the mcp-a route, as the proxies call it (resource bound in the address).
+VERIFY = "/verify?" + urlencode({"resource": MCP_A})
 CACHE_MS = 200
 MARGIN_MS = 150  # a loaded 2-core machine: scheduling, not the design, needs the slack
 ROUNDS = 20
@@ -47,13 +54,11 @@ class Pool:
     """REVOCATION_CACHE_MS=CACHE_MS."""
     proxies: dict[str, ProxyProcess]
 
-    @property
-    def resources(self) -> list[str]:
-        return [proxy.url for proxy in self.proxies.values()]
+    resources: ClassVar[list[str]] = [MCP_A]
 
     def headers(self, token: str) -> dict[str, str]:
-        """A ForwardAuth request about the nginx host, as the proxy would send it."""
-        return {**forwarded(self.proxies["nginx"].url), **bearer(token)}
+        """A ForwardAuth request for mcp-a, as the proxy sends it to ``VERIFY``."""
+        return bearer(token)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +71,9 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     proxies: dict[str, ProxyProcess] = {}
     try:
         mint_sync(redis.url, keys)  # publishes the JWK Set the verifiers load at start
-        envs = [verifier_env(redis.url)] * REPLICAS
-        envs += [verifier_env(redis.url, REVOCATION_CACHE_MS=str(CACHE_MS))] * REPLICAS
+        bound = {"RESOURCE_SOURCE": "address", "ALLOWED_RESOURCES": ",".join(RESOURCES)}
+        envs = [verifier_env(redis.url, **bound)] * REPLICAS
+        envs += [verifier_env(redis.url, REVOCATION_CACHE_MS=str(CACHE_MS), **bound)] * REPLICAS
         with ThreadPoolExecutor(len(envs)) as executor:
             futures = [
                 executor.submit(start_verifier, directory, env, f"verifier{i}")
@@ -75,12 +81,14 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
             ]
             started += [future.result() for future in futures]
         plain, cached = started[:REPLICAS], started[REPLICAS:]
-        for kind in PROXIES:
+        services = {"mcp_a": upstream.port, "github": upstream.port, "jira": upstream.port}
+        for kind in (k for k in POOLED if installed(k)):
             proxies[kind] = start_proxy(
                 kind,
                 directory / kind,
                 verifier_ports=[v.port for v in plain],
-                upstream_port=upstream.port,
+                issuer="127.0.0.1:9",  # no issuer in this test: nothing routes to it
+                upstreams=services,
             )
         yield Pool(redis, keys, plain, cached, proxies)
     finally:
@@ -116,7 +124,8 @@ def through_proxies(pool: Pool, token: str, expected: int) -> None:
     before = decisions(pool)
     for kind, proxy in pool.proxies.items():
         for _ in range(2 * REPLICAS):
-            response = httpx.get(proxy.url + "/mcp", headers=bearer(token), timeout=10)
+            headers = {"Host": MCP_A_HOST, **bearer(token)}
+            response = httpx.get(proxy.url + "/mcp", headers=headers, timeout=10)
             assert response.status_code == expected, (kind, response.text)
     served = [after - first for after, first in zip(decisions(pool), before, strict=True)]
     assert all(count >= 2 for count in served), f"not every replica was asked: {served}"
@@ -127,13 +136,13 @@ def test_a_revocation_is_refused_by_every_replica_from_the_next_request(pool: Po
     headers = pool.headers(minted.token)
     for verifier in pool.plain:
         for _ in range(5):
-            assert httpx.get(verifier.url + "/verify", headers=headers).status_code == 200
+            assert httpx.get(verifier.url + VERIFY, headers=headers).status_code == 200
     through_proxies(pool, minted.token, 200)
 
     revoke(pool, minted)
 
     for verifier in pool.plain:
-        response = httpx.get(verifier.url + "/verify", headers=headers)
+        response = httpx.get(verifier.url + VERIFY, headers=headers)
         assert response.status_code == 401, (verifier.url, response.text)
     through_proxies(pool, minted.token, 401)
 
@@ -151,7 +160,7 @@ async def until_refused(http: httpx.AsyncClient, url: str, headers: dict[str, st
 
 
 async def measure(pool: Pool) -> list[float]:
-    urls = [v.url + "/verify" for v in pool.cached]
+    urls = [v.url + VERIFY for v in pool.cached]
     samples: list[float] = []
     async with (
         TokenMinter.open(pool.redis.url, pool.keys) as minter,
@@ -177,7 +186,7 @@ def test_with_the_revocation_cache_every_replica_refuses_within_the_bound(pool: 
         with httpx.Client(timeout=10) as http:
             start = time.monotonic()
             for _ in range(20):
-                assert http.get(verifier.url + "/verify", headers=headers).status_code == 200
+                assert http.get(verifier.url + VERIFY, headers=headers).status_code == 200
             windows = (time.monotonic() - start) * 1000 // CACHE_MS + 1
         sent = metric(verifier, "authgate_verifier_revocation_pipelines") - before
         assert sent <= windows + 1, f"{sent} Redis checks for 20 requests in {windows} windows"

@@ -1,4 +1,5 @@
-"""The ForwardAuth contract through real nginx (auth_request) and Caddy (forward_auth) processes.
+"""The ForwardAuth contract through real Traefik (forwardAuth), nginx (auth_request) and Caddy
+(forward_auth) processes running the shipped configs, for the MCP host ``mcp-a.example.com``.
 
 Real issuer, verifier, Redis and proxies on loopback sockets; tokens minted by the issuer's own
 code path; the upstream records exactly what each proxy forwarded.
@@ -10,15 +11,16 @@ import httpx
 
 from testsupport.echo_upstream import EchoUpstream
 from testsupport.gateway import Gateway
-from testsupport.proxies import IDENTITY_HEADERS, PRM_PATH
+from testsupport.proxies import GITHUB, IDENTITY_HEADERS, MCP_A, MCP_A_HOST, PRM_PATH
 
 SPOOFED = {name: "evil" for name in IDENTITY_HEADERS}
+METADATA_URL = MCP_A + PRM_PATH
 
 
 def call(gateway: Gateway, proxy: str, token: str | None = None, **headers: str) -> httpx.Response:
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    return httpx.post(gateway.url(proxy) + "/mcp?x=1", headers=headers, content=b"{}", timeout=10)
+    return gateway.request(
+        proxy, "POST", MCP_A_HOST, "/mcp?x=1", token=token, headers=headers, content=b"{}"
+    )
 
 
 def challenge_of(response: httpx.Response) -> str:
@@ -33,24 +35,24 @@ def test_no_token_gets_401_and_the_verifiers_challenge(
     before = len(echo_upstream.received)
     response = call(gateway, proxy)
     assert response.status_code == 401
-    metadata = f'resource_metadata="{gateway.url(proxy)}{PRM_PATH}"'
+    metadata = f'resource_metadata="{METADATA_URL}"'
     assert challenge_of(response).startswith("Bearer ")
     assert metadata in challenge_of(response)
     assert len(echo_upstream.received) == before
 
 
 def test_protected_resource_metadata_needs_no_token(gateway: Gateway, proxy: str) -> None:
-    response = httpx.get(gateway.url(proxy) + PRM_PATH, timeout=10)
+    response = gateway.get(proxy, MCP_A_HOST, PRM_PATH)
     assert response.status_code == 200
     body = response.json()
-    assert body["resource"] == gateway.url(proxy)
+    assert body["resource"] == MCP_A
     assert body["authorization_servers"] == [gateway.stack.issuer_url]
 
 
 def test_valid_token_reaches_upstream_with_the_verifiers_identity_only(
     gateway: Gateway, proxy: str, echo_upstream: EchoUpstream
 ) -> None:
-    minted = gateway.mint(proxy)
+    minted = gateway.mint(MCP_A)
     response = call(gateway, proxy, minted.token, **SPOOFED)
     assert response.status_code == 200, response.text
     seen = echo_upstream.last()
@@ -72,9 +74,9 @@ def test_token_for_another_mcp_host_is_refused(
     gateway: Gateway, proxy: str, echo_upstream: EchoUpstream
 ) -> None:
     before = len(echo_upstream.received)
-    other_proxy = gateway.mint(resource=gateway.url("nginx" if proxy == "caddy" else "caddy"))
-    elsewhere = gateway.mint(resource="https://mcp-b.example.com")
-    for minted in (other_proxy, elsewhere):
+    other_service = gateway.mint(GITHUB)
+    elsewhere = gateway.mint("https://mcp-b.example.com")
+    for minted in (other_service, elsewhere):
         response = call(gateway, proxy, minted.token)
         assert response.status_code == 401
         assert 'error="invalid_token"' in challenge_of(response)
@@ -82,7 +84,7 @@ def test_token_for_another_mcp_host_is_refused(
 
 
 def test_revoked_token_is_refused_on_the_next_request(gateway: Gateway, proxy: str) -> None:
-    minted = gateway.mint(proxy)
+    minted = gateway.mint(MCP_A)
     assert call(gateway, proxy, minted.token).status_code == 200
     gateway.revoke(minted.jti)
     response = call(gateway, proxy, minted.token)
@@ -94,12 +96,12 @@ def test_insufficient_scope_reaches_the_client_with_its_challenge(
     gateway: Gateway, proxy: str, echo_upstream: EchoUpstream
 ) -> None:
     before = len(echo_upstream.received)
-    minted = gateway.mint(proxy, scope="mcp:read")
+    minted = gateway.mint(MCP_A, scope="mcp:read")
     response = call(gateway, proxy, minted.token)
     assert response.status_code == 403
     challenge = challenge_of(response)
     assert challenge.startswith("Bearer ")
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="mcp:*"' in challenge
-    assert f'resource_metadata="{gateway.url(proxy)}{PRM_PATH}"' in challenge
+    assert f'resource_metadata="{METADATA_URL}"' in challenge
     assert len(echo_upstream.received) == before

@@ -1,28 +1,31 @@
-"""The whole gateway as real processes: Authgate (``testsupport.stack``) behind nginx and Caddy.
+"""The example gateway as real processes: Authgate (``testsupport.stack``) behind the SHIPPED
+Traefik, nginx and Caddy configs (``testsupport.proxies``), each on its own loopback port.
 
-    with running_gateway(tmp, upstream_port=echo.port) as gw:
-        gw.url("caddy")                       # http://127.0.0.1:<port>, an MCP host
-        minted = gw.mint("caddy")             # a token whose aud is that host
-        gw.revoke(minted.jti)                 # the issuer's own revocation path
+    with running_gateway(tmp, upstreams={"mcp_a": a.port, "github": g.port, "jira": j.port}) as gw:
+        gw.get("nginx", MCP_A_HOST, "/mcp", token=gw.mint(MCP_A).token)
+        gw.raw("caddy", TOOLS_HOST, "/%6Aira/x")   # the request line exactly as written
 
-Both proxies run at once, each on its own port, in front of one verifier and one upstream; the
-issuer may issue tokens for both hosts (``ALLOWED_RESOURCES``).
+Every proxy fronts one verifier and one issuer; issuer and verifier list the example's services
+(``proxies.RESOURCES``) in ``ALLOWED_RESOURCES``. Public host names are only ever sent as Host
+headers to the loopback ports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import redis.asyncio as aioredis
 
 from authgate_issuer.store.grants import revoke_token
 
-from .ports import free_port
-from .proxies import PROXIES, ProxyProcess, start_proxy
+from .proxies import PROXIES, RESOURCES, ProxyProcess, installed, start_proxy
+from .raw_http import exchange
 from .stack import Stack, StackOptions, start_stack
 from .tokens import Minted, mint_sync
 
@@ -35,14 +38,57 @@ class Gateway:
     def url(self, kind: str) -> str:
         return self.proxies[kind].url
 
-    def mint(
-        self, kind: str | None = None, *, resource: str | None = None, scope: str = "mcp:*"
-    ) -> Minted:
-        """A token from the issuer's own code path, for the proxy ``kind``'s host (or ``resource``)."""
-        resources = [resource or self.url(kind or "caddy")]
+    def port(self, kind: str) -> int:
+        return self.proxies[kind].port
+
+    def mint(self, *resources: str, scope: str = "mcp:*") -> Minted:
+        """A token from the issuer's own code path, bound to ``resources`` exactly as given
+        (even ones this issuer would refuse to issue for: that is what attack tests need)."""
         env = {"ISSUER_URL": self.stack.issuer_url, "SCOPES_SUPPORTED": f"mcp:*,{scope}"}
+        env["ALLOWED_RESOURCES"] = ",".join(sorted({*RESOURCES, *resources}))
         keys = self.stack.directory / "keys"
-        return mint_sync(self.stack.redis_url, keys, resources=resources, scope=scope, env=env)
+        return mint_sync(
+            self.stack.redis_url, keys, resources=list(resources), scope=scope, env=env
+        )
+
+    def request(
+        self,
+        kind: str,
+        method: str,
+        host: str,
+        target: str,
+        *,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One request through ``kind`` with ``Host: host`` (httpx; it normalises dot
+        segments, so use ``raw`` for path spellings)."""
+        sent = {"Host": host, **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        url = self.url(kind) + target
+        return httpx.request(method, url, headers=sent, timeout=10, **kwargs)
+
+    def get(self, kind: str, host: str, target: str, **kwargs: Any) -> httpx.Response:
+        return self.request(kind, "GET", host, target, **kwargs)
+
+    def raw(
+        self,
+        kind: str,
+        host: str,
+        target: str,
+        *,
+        token: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> bytes:
+        """The response to a request line written byte for byte: ``GET <target> HTTP/1.1``."""
+        lines = [f"GET {target} HTTP/1.1", f"Host: {host}"]
+        if token is not None:
+            lines.append(f"Authorization: Bearer {token}")
+        lines += [f"{name}: {value}" for name, value in headers]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return exchange(self.port(kind), request)[0]
 
     def revoke(self, jti: str) -> None:
         async def run() -> None:
@@ -55,34 +101,34 @@ class Gateway:
         asyncio.run(run())
 
 
-def resources_for(ports: Mapping[str, int]) -> str:
-    return ",".join(f"http://{h}:{p}" for p in ports.values() for h in ("127.0.0.1", "localhost"))
-
-
 @contextlib.contextmanager
 def running_gateway(
     directory: Path,
     *,
-    upstream_port: int,
+    upstreams: Mapping[str, int],
+    kinds: Sequence[str] = PROXIES,
     issuer_env: Mapping[str, str] | None = None,
     verifier_env: Mapping[str, str] | None = None,
 ) -> Iterator[Gateway]:
-    ports = {kind: free_port() for kind in PROXIES}
+    """The stack plus each installed proxy of ``kinds`` (``upstreams``: ``mcp_a``, ``github``,
+    ``jira`` -> port)."""
+    allowed = {"ALLOWED_RESOURCES": ",".join(RESOURCES)}
     options = StackOptions(
-        issuer_env={"ALLOWED_RESOURCES": resources_for(ports), **(issuer_env or {})},
-        verifier_env=dict(verifier_env or {}),
+        issuer_env={**allowed, **(issuer_env or {})},
+        verifier_env={**allowed, **(verifier_env or {})},
     )
     stack = start_stack(directory / "stack", options)
     proxies: dict[str, ProxyProcess] = {}
     try:
         assert stack.verifier is not None
-        for kind, port in ports.items():
+        issuer = stack.issuer_url.removeprefix("http://")
+        for kind in (k for k in kinds if installed(k)):
             proxies[kind] = start_proxy(
                 kind,
                 directory / kind,
-                verifier_port=stack.verifier.port,
-                upstream_port=upstream_port,
-                port=port,
+                verifier_ports=[stack.verifier.port],
+                issuer=issuer,
+                upstreams=upstreams,
             )
         yield Gateway(stack, proxies)
     finally:

