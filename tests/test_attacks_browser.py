@@ -5,7 +5,7 @@ payloads on the consent page, all through the real processes over HTTP."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -93,9 +93,11 @@ def test_no_page_can_be_framed(
 def test_metadata_payloads_are_inert_on_the_consent_page(stack: Stack, http: httpx.Client) -> None:
     payload = "\"'><script>alert(1)</script><img src=x onerror=alert(1)>"
     body = {
-        "redirect_uris": [f"https://app.example.com/cb?x={payload}".replace(" ", "%20")],
+        # Raw markup in a URI is refused at registration (tests/test_attacks_metadata.py); its
+        # percent-encoded form is a valid URI, and must stay inert as well.
+        "redirect_uris": [f"https://app.example.com/cb?x={quote(payload, safe='')}"],
         "client_name": payload,
-        "client_uri": 'https://app.example.com/"onmouseover=alert(1)',
+        "client_uri": "https://app.example.com/%22onmouseover=alert(1)",
         "software_id": payload,
         "token_endpoint_auth_method": "none",
     }

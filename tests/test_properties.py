@@ -45,8 +45,10 @@ APP_SCHEMES = DEFAULT_APP_SCHEMES
 
 label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 dns_name = st.lists(label, min_size=2, max_size=4).map(".".join)
-path_char = st.sampled_from(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@%/")
-path = st.lists(st.text(path_char, max_size=8), max_size=4).map(lambda p: "/" + "/".join(p))
+# RFC 3986 §3.3 pchar; a '%' only as the start of a pct-encoded triplet (§2.1).
+path_char = st.sampled_from([*(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/"), "%2F"])
+segment = st.lists(path_char, max_size=8).map("".join)
+path = st.lists(segment, max_size=4).map(lambda p: "/" + "/".join(p))
 query = st.one_of(st.just(""), st.text(string.ascii_letters + "=&", min_size=1, max_size=10))
 port = st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}"))
 # Any printable ASCII, and some of the characters URL parsers disagree about.

@@ -28,6 +28,15 @@ ACCEPTED = [
     "vscode://vscode.github-authentication/did-authenticate",
     "vscode-insiders://vscode.github-authentication/did-authenticate",
     "claude://claude.ai/oauth/callback",
+    # RFC 3986 escapes, sub-delims and empty components stay acceptable.
+    "https://app.example.com/my%20app/cb",
+    "https://app.example.com/cb?",
+    "https://app.example.com/cb?x=%2F%3f&y=(a)*,;=:@/?",
+    "https://[2001:db8::1]:8443/cb",
+    "http://[::1]/cb",
+    "http://127.0.0.1:1/cb",
+    "http://127.0.0.1:65535/cb",
+    "com.example.app:/cb?x=%41",
 ]
 
 
@@ -88,6 +97,24 @@ REFUSED = [
     ("com.example.app:/", "path"),
     ("", "empty"),
     ("https://a.example/" + "x" * 2000, "longer"),
+    # Not RFC 3986 URIs (Appendix A), each with the component and character named.
+    ('https://good.example/cb?a="><script>alert(1)</script>', "query has the character '\"'"),
+    ("https://good.example/cb?a={}|^", "query has the character '{'"),
+    ("https://good.example/cb?a=`id`", "query has the character '`'"),
+    ("https://good.example/<cb>", "path has the character '<'"),
+    ("https://good.example/cb[0]", "path has the character '['"),
+    ("http://127.0.0.1:8765/cb?a|b", "query has the character '|'"),
+    ("cursor://anysphere.cursor-retrieval/cb?<x>", "query has the character '<'"),
+    ("com.example.app:/c^b", "path has the character '^'"),
+    ("https://good.example/cb?a=%zz", "two hex digits"),
+    ("https://good.example/cb%2", "two hex digits"),
+    ("https://good.example/cb?a=%", "two hex digits"),
+    ("https://[::1%25eth0]/cb", "IP literal"),
+    ("https://[v1.x]/cb", "IPv6 literal"),
+    ("https://[1::2::3]/cb", "IPv6 literal"),
+    ("https://app.example.com:8a/cb", "port"),
+    ("https://app.example.com/cb\x7f", "ASCII"),
+    ("data:text/html,<b>", "forbidden scheme"),
 ]
 
 
@@ -97,6 +124,19 @@ def test_refused_uris_say_why(uri: str, reason: str) -> None:
         validate_redirect_uri(uri, APP_SCHEMES)
     assert caught.value.code == "invalid_redirect_uri"
     assert reason in caught.value.description
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in range(0x20)] + ["\x7f"])
+def test_control_characters_are_refused_everywhere(char: str) -> None:
+    for uri in (f"https://app.example.com/c{char}b", f"http://127.0.0.1:1/cb?x={char}"):
+        with pytest.raises(InvalidRedirectUri):
+            validate_redirect_uri(uri, APP_SCHEMES)
+
+
+def test_a_stored_non_uri_never_matches() -> None:
+    # Records registered before the RFC 3986 check: exact equality is not enough to redirect.
+    stored = 'https://good.example/cb?a="><script>'
+    assert not redirect_uri_matches([stored], stored)
 
 
 def test_dotless_schemes_come_only_from_configuration() -> None:

@@ -11,7 +11,10 @@ through. Accepted (RFC 8252 §7, OAuth 2.1 §2.3.1, RFC 6749 §3.1.2):
 
 Never a fragment (RFC 6749 §3.1.2), userinfo, whitespace, control characters, backslashes
 (browsers read ``\\`` as ``/``, urlsplit does not) or non-ASCII text (a second spelling of the
-same URI defeats exact matching); never a script- or document-bearing scheme.
+same URI defeats exact matching); never a script- or document-bearing scheme. And never a string
+that is not an RFC 3986 URI (``uri_syntax``): urlsplit splits anything, so without the grammar
+``?a="><script>``, ``{}|^``, backticks or ``%zz`` would be registered and later sent back in
+``Location`` headers; RFC 7591 §2 requires redirect URIs and the other URL members to be URIs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from .errors import InvalidRedirectUri
 from .settings import is_loopback_host
+from .uri_syntax import SCHEME, uri_syntax_problem
 
 MAX_URI_LENGTH = 2000
 # Refused even if an operator lists them in REDIRECT_URI_APP_SCHEMES: they run code, read
@@ -31,8 +35,7 @@ FORBIDDEN_SCHEMES = frozenset(
     {"javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss", "filesystem",
      "view-source", "mailto", "tel", "sms", "chrome", "resource", "jar", "intent"}
 )  # fmt: skip
-# RFC 3986 §3.1 scheme syntax, lower-cased; a reverse-DNS scheme has at least one dot.
-_SCHEME = re.compile(r"[a-z][a-z0-9+\-.]*")
+# A reverse-DNS scheme (RFC 8252 §7.1), lower-cased, has at least one dot.
 _REVERSE_DNS = re.compile(r"[a-z][a-z0-9+\-]*(\.[a-z0-9+\-]+)+")
 _DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
@@ -102,15 +105,18 @@ def validate_redirect_uri(uri: str, app_schemes: Collection[str]) -> str:
 
 def _check(uri: str, app_schemes: Collection[str]) -> None:
     _check_characters(uri)
+    # The forbidden-scheme verdict first: it is the more useful answer for ``data:<script>``.
+    scheme, colon, _ = uri.partition(":")
+    if colon and SCHEME.fullmatch(scheme) and scheme.lower() in FORBIDDEN_SCHEMES:
+        raise ValueError(f"uses the forbidden scheme '{scheme.lower()}:'")
+    problem = uri_syntax_problem(uri)
+    if problem is not None:
+        raise ValueError(problem)
     try:
         parts = urlsplit(uri)
     except ValueError:
         raise ValueError("is not a valid URI") from None
     scheme = parts.scheme
-    if not _SCHEME.fullmatch(scheme):
-        raise ValueError("must be an absolute URI with a scheme (https://... )")
-    if scheme in FORBIDDEN_SCHEMES:
-        raise ValueError(f"uses the forbidden scheme '{scheme}:'")
     if scheme == "https":
         _check_authority(parts, web=True)
     elif scheme == "http":
@@ -150,6 +156,9 @@ def redirect_uri_matches(registered: list[str], requested: str) -> bool:
     ignored: native apps bind an ephemeral port at request time (RFC 8252 §7.3). Host, path and
     query must still be identical.
     """
+    if uri_syntax_problem(requested) is not None:
+        # A record stored before the RFC 3986 check may hold a non-URI: never redirect to it.
+        return False
     if requested in registered:
         return True
     key = _loopback_key(requested)
