@@ -112,6 +112,12 @@ BAD: list[tuple[dict[str, Any], type[OAuthError], str]] = [
     ({"contacts": [1]}, InvalidClientMetadata, "contacts"),
     ({"contacts": [""]}, InvalidClientMetadata, "contacts"),
     ({"contacts": ["a@example.com"] * 11}, InvalidClientMetadata, "at most 10"),
+    ({"contacts": ["javascript:alert(1)"]}, InvalidClientMetadata, "e-mail addresses"),
+    ({"client_uri": "https://good.example/a b"}, InvalidClientMetadata, "client_uri"),
+    ({"logo_uri": "https://good.example/{}|^"}, InvalidClientMetadata, "path has the character"),
+    ({"tos_uri": "https://good.example/tos?a=%zz"}, InvalidClientMetadata, "two hex digits"),
+    ({"policy_uri": "https://good.example/`p`"}, InvalidClientMetadata, "policy_uri"),
+    ({"client_name": "Acme \u202eecafer"}, InvalidClientMetadata, "U+202E RIGHT-TO-LEFT"),
 ]
 
 
@@ -156,3 +162,121 @@ def test_body_must_be_a_json_object(content_type: str | None, body: bytes, phras
 
 def test_json_content_type_parameters_are_accepted() -> None:
     assert parse_json_object("Application/JSON; charset=utf-8", b'{"a": 1}') == {"a": 1}
+
+
+# Every category of Unicode character that cannot be seen as itself, and blank look-alikes.
+HIDDEN = {
+    "Cc C0 control": "\x01",
+    "Cc DEL": "\x7f",
+    "Cc C1 control (NEL)": "\x85",
+    "Cf right-to-left override": "\u202e",
+    "Cf left-to-right embedding": "\u202a",
+    "Cf pop directional formatting": "\u202c",
+    "Cf right-to-left isolate": "\u2067",
+    "Cf first strong isolate": "\u2068",
+    "Cf right-to-left mark": "\u200f",
+    "Cf arabic letter mark": "\u061c",
+    "Cf zero width space": "\u200b",
+    "Cf zero width joiner": "\u200d",
+    "Cf soft hyphen": "\u00ad",
+    "Cf byte order mark": "\ufeff",
+    "Cf tag": "\U000e0041",
+    "Co private use": "\ue000",
+    "Co supplementary private use": "\U000f0000",
+    "Cs lone surrogate": "\ud800",
+    "Cn unassigned": "\U000e0fff",
+    "Zl line separator": "\u2028",
+    "Zp paragraph separator": "\u2029",
+    "Lo hangul filler": "\u3164",
+    "Lo halfwidth hangul filler": "\uffa0",
+    "Mn combining grapheme joiner": "\u034f",
+    "So braille blank": "\u2800",
+}
+
+
+@pytest.mark.parametrize("char", HIDDEN.values(), ids=HIDDEN.keys())
+@pytest.mark.parametrize("member", ["client_name", "software_id", "software_version"])
+def test_invisible_characters_in_text_members_are_refused(
+    pure_settings: IssuerSettings, member: str, char: str
+) -> None:
+    data = {"redirect_uris": REDIRECT, member: f"Acme{char}Tools"}
+    with pytest.raises(InvalidClientMetadata) as caught:
+        validate_client_metadata(data, pure_settings)
+    assert member in caught.value.description
+    assert f"U+{ord(char):04X}" in caught.value.description
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Claude Desktop",
+        "\u05d0\u05e4\u05dc\u05d9\u05e7\u05e6\u05d9\u05d4",  # Hebrew, right to left
+        "\u0645\u0631\u062d\u0628\u0627 Tools",  # Arabic
+        "\u65e5\u672c\u8a9e\u30af\u30e9\u30a4\u30a2\u30f3\u30c8",
+        "Caf\u00e9 \u2014 \u00a0Tools \u2764\ufe0f",  # NBSP, em dash, emoji with VS16
+        'Tools <b>"quoted"</b>',  # markup is escaped on the page, not refused
+    ],
+)
+def test_visible_text_in_any_script_is_kept(pure_settings: IssuerSettings, name: str) -> None:
+    data = {"redirect_uris": REDIRECT, "client_name": name}
+    assert validate_client_metadata(data, pure_settings)["client_name"] == name
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        "dev@example.com",
+        "first.last+mcp@sub.example.co.uk",
+        "o'brien@example.org",
+        "ops_team-1@xn--bcher-kva.example",
+        "a@b.io",
+    ],
+)
+def test_email_contacts_are_accepted(pure_settings: IssuerSettings, contact: str) -> None:
+    data = {"redirect_uris": REDIRECT, "contacts": [contact]}
+    assert validate_client_metadata(data, pure_settings)["contacts"] == [contact]
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        "javascript:alert(1)",
+        "mailto:dev@example.com",
+        "https://example.com/contact",
+        "dev",
+        "dev@",
+        "@example.com",
+        "dev@@example.com",
+        "dev@example@com",
+        "dev@localhost",
+        "dev@192.0.2.1",
+        "dev@[192.0.2.1]",
+        "dev@example.",
+        "dev@.example.com",
+        "dev@exa..mple.com",
+        "dev@exa_mple.com",
+        "dev@-example.com",
+        "dev@example-.com",
+        "dev team@example.com",
+        " dev@example.com",
+        "dev@example.com\n",
+        "dev\x00@example.com",
+        "<dev@example.com>",
+        "Dev <dev@example.com>",
+        '"dev"@example.com',
+        ".dev@example.com",
+        "dev.@example.com",
+        "d..ev@example.com",
+        "d\u00e9v@example.com",
+        "dev\u202e@example.com",
+        "x" * 65 + "@example.com",
+        "dev@" + "a" * 64 + ".com",
+    ],
+)
+def test_contacts_that_are_not_email_addresses_are_refused(
+    pure_settings: IssuerSettings, contact: str
+) -> None:
+    data = {"redirect_uris": REDIRECT, "contacts": ["ok@example.com", contact]}
+    with pytest.raises(InvalidClientMetadata) as caught:
+        validate_client_metadata(data, pure_settings)
+    assert "contacts must be e-mail addresses" in caught.value.description

@@ -5,10 +5,14 @@ we support, defaults filled in (RFC 7591 §3.2.1); unknown members are dropped, 
 member sent as JSON ``null`` counts as omitted, as SDKs serialise unset optional fields that way.
 Problems with ``redirect_uris`` are ``invalid_redirect_uri``, every other problem
 ``invalid_client_metadata`` (RFC 7591 §3.2.2), each with a description a developer can act on.
+URLs must be RFC 3986 URIs, text members (shown to users on the consent page) must be visible
+text only, contacts must be e-mail addresses.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +33,17 @@ MAX_CONTACTS = 10
 MAX_TEXT = 200
 MAX_CONTACT = 320
 MAX_LIST = 10
+# Unicode general categories that never belong in text shown to a user: controls (Cc), format
+# characters (Cf: bidi overrides and isolates, zero-width joiners and spaces, tags, BOM),
+# private use (Co), surrogates (Cs), unassigned (Cn: tomorrow's format characters) and the
+# line / paragraph separators (Zl, Zp), which end a bidi paragraph. Unicode TR #9 §2, UTS #39.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+# Blank letters and symbols outside those categories that render as nothing (UTS #39 §3.1,
+# Default_Ignorable_Code_Point and blank look-alikes), so a name can hide text between them.
+INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0")
+# RFC 5322 §3.2.3 atext, and RFC 1035 §2.3.1 labels: the e-mail address RFC 7591 §2 expects.
+_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 def parse_json_object(content_type: str | None, body: bytes) -> dict[str, Any]:
@@ -57,9 +72,41 @@ def _text(data: Mapping[str, Any], name: str, max_len: int = MAX_TEXT) -> str | 
         return None
     if not isinstance(value, str) or not value or len(value) > max_len:
         raise InvalidClientMetadata(f"{name} must be a non-empty string of at most {max_len} chars")
-    if any(c < " " or c == "\x7f" for c in value):
-        raise InvalidClientMetadata(f"{name} must not contain control characters")
+    hidden = hidden_character(value)
+    if hidden is not None:
+        # Trojan Source (CVE-2021-42574) on a consent page: U+202E in a client_name reverses
+        # the rest of the sentence, the "not verified" warning included.
+        raise InvalidClientMetadata(
+            f"{name} must not contain control characters or invisible or bidi-control Unicode "
+            f"characters (found U+{ord(hidden):04X} {unicodedata.name(hidden, 'unnamed')})"
+        )
     return value
+
+
+def hidden_character(text: str) -> str | None:
+    """The first character of ``text`` a user could not see as itself, or None."""
+    for char in text:
+        if unicodedata.category(char) in HIDDEN_CATEGORIES or char in INVISIBLE:
+            return char
+    return None
+
+
+def is_email_address(value: str) -> bool:
+    """A plain ``local@domain`` address (RFC 5322 §3.4.1 dot-atom forms, ASCII; an IDN
+    domain in its A-label form): what a person can be written to, nothing a browser runs."""
+    local, at, domain = value.partition("@")
+    if not at or len(value) > MAX_CONTACT or len(local) > 64 or len(domain) > 253:
+        return False
+    if not all(_ATEXT.fullmatch(atom) for atom in local.split(".")):
+        return False  # also: empty local part, '@' twice, spaces, controls, '<>', leading dot
+    labels = domain.split(".")
+    # At least two labels and a non-numeric TLD: a domain mail can be delivered to, not
+    # ``localhost`` or an IP address.
+    return (
+        len(labels) >= 2
+        and all(_DNS_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _text_list(data: Mapping[str, Any], name: str, max_items: int) -> list[str] | None:
@@ -157,9 +204,13 @@ def validate_client_metadata(data: Mapping[str, Any], settings: IssuerSettings) 
         metadata[name] = _url(data, name)
     contacts = _text_list(data, "contacts", MAX_CONTACTS)
     for contact in contacts or []:
-        if not contact or len(contact) > MAX_CONTACT or any(c < " " for c in contact):
+        # RFC 7591 §2: "typically email addresses"; we take nothing else, so no URI
+        # (``javascript:...``) is ever stored where a tool might render it as a link.
+        if not is_email_address(contact):
+            shown = contact if len(contact) <= 100 else contact[:100] + "..."
             raise InvalidClientMetadata(
-                f"contacts must be e-mail addresses (at most {MAX_CONTACT} chars)"
+                f"contacts must be e-mail addresses such as dev@example.com (at most "
+                f"{MAX_CONTACT} chars); {shown!r} is not one"
             )
     metadata["contacts"] = contacts
     return {name: value for name, value in metadata.items() if value is not None}
