@@ -1,7 +1,9 @@
 """The issuer's HTML pages: the consent page and the error page.
 
 Everything that comes from a client (name, ids, URIs, scope, resources) goes through
-``html.escape``. Pages cannot be framed (clickjacking, RFC 9700 §4.16: ``X-Frame-Options: DENY``
+``html.escape`` and sits in its own ``<bdi>`` (HTML §4.5.23), so right-to-left text in it cannot
+reorder the sentence around it (registration refuses bidi controls; this also covers records
+stored before that rule). Pages cannot be framed (clickjacking, RFC 9700 §4.16: ``X-Frame-Options: DENY``
 and CSP ``frame-ancestors 'none'``), run no script at all, and are never cached.
 """
 
@@ -39,7 +41,7 @@ PAGE_HEADERS = {
 
 def _page(title: str, body: str, status: int) -> HTMLResponse:
     html = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="en" dir="ltr"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><h1>{escape(title)}</h1>{body}</body></html>"
@@ -79,19 +81,29 @@ class ConsentView:
     csrf_token: str
 
 
+def _name(text: str) -> str:
+    """Client-chosen prose: isolated, its direction taken from its own first strong letter."""
+    return f'<bdi dir="auto">{escape(text)}</bdi>'
+
+
+def _code(text: str) -> str:
+    """Identifiers, URIs and scopes: isolated and always left to right, as they are written."""
+    return f'<code><bdi dir="ltr">{escape(text)}</bdi></code>'
+
+
 def consent_page(view: ConsentView, action: str) -> HTMLResponse:
     target, warning = describe_redirect(view.redirect_uri)
-    resources = "".join(f"<li><code>{escape(r)}</code></li>" for r in view.resources) or (
+    resources = "".join(f"<li>{_code(r)}</li>" for r in view.resources) or (
         "<li>every MCP service of this gateway</li>"
     )
     warning_html = f'<p class="warn">{escape(warning)}</p>' if warning else ""
     body = (
-        f"<p><strong>{escape(view.client_name)}</strong> wants to access MCP services on your "
+        f"<p><strong>{_name(view.client_name)}</strong> wants to access MCP services on your "
         "behalf. The name is chosen by the application and not verified.</p>"
-        f"<p>Client id: <code>{escape(view.client_id)}</code></p>"
-        f"<p>You will be sent back to <code>{escape(target)}</code> "
-        f"(<code>{escape(view.redirect_uri)}</code>).</p>{warning_html}"
-        f"<p>Scope: <code>{escape(view.scope)}</code></p><p>Services:</p><ul>{resources}</ul>"
+        f"<p>Client id: {_code(view.client_id)}</p>"
+        f"<p>You will be sent back to {_code(target)} "
+        f"({_code(view.redirect_uri)}).</p>{warning_html}"
+        f"<p>Scope: {_code(view.scope)}</p><p>Services:</p><ul>{resources}</ul>"
         "<p>Next you will sign in with GitHub.</p>"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="request_id" value="{escape(view.request_id)}">'
