@@ -13,9 +13,11 @@ from urllib.parse import quote_plus
 import pytest
 from fastapi.testclient import TestClient
 
-from authgate_issuer.client_auth import parse_basic
+from authgate_issuer import client_auth
+from authgate_issuer.client_auth import Presented, check, parse_basic
 from authgate_issuer.errors import InvalidClient
 from authgate_issuer.settings import IssuerSettings
+from testsupport.client_config import shape
 from testsupport.token_clients import auth, register_client
 
 FORM = {"token": "not-a-token"}
@@ -132,3 +134,55 @@ def test_body_must_be_form_encoded(client: TestClient, settings: IssuerSettings)
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/token", {"grant_type": "refresh_token", "refresh_token": "x.y"}),
+        ("/revoke", FORM),
+        ("/introspect", FORM),
+    ],
+)
+def test_every_client_dependent_failure_gives_the_same_answer(
+    client: TestClient, settings: IssuerSettings, path: str, form: dict[str, str]
+) -> None:
+    """RFC 6749 §5.2: one invalid_client for all, so the answer is no client-id oracle."""
+    register_client(settings, "conf")
+    register_client(settings, "post-only", method="client_secret_post")
+    register_client(settings, "public", method="none")
+    register_client(settings, "old", expires_at=int(time.time()) - 1)
+    attempts: list[tuple[dict[str, str], dict[str, str]]] = [
+        (basic("ghost", "s3cret"), {}),  # unknown
+        ({}, {"client_id": "ghost"}),  # unknown, as a public client
+        (basic("old", "s3cret"), {}),  # expired, right secret
+        (basic("conf", "wrong"), {}),  # wrong secret
+        ({}, {"client_id": "conf"}),  # confidential without a secret
+        ({}, {"client_id": "conf", "client_secret": "s3cret"}),  # right secret, wrong method
+        (basic("post-only", "s3cret"), {}),  # right secret, wrong method
+        ({}, {"client_id": "public", "client_secret": "x"}),  # public with a secret
+    ]
+    answers = [
+        client.post(path, data={**form, **fields}, headers=headers) for headers, fields in attempts
+    ]
+    assert_invalid_client(answers[0])
+    assert "unknown" in answers[0].json()["error_description"]  # says every case, names none
+    assert {shape(answer) for answer in answers} == {shape(answers[0])}
+
+
+@pytest.mark.parametrize("secret", ["s3cret", None])
+def test_an_unknown_client_costs_the_same_hash_and_compare(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def counting(presented: str, stored_hash: str) -> bool:
+        calls.append((presented, stored_hash))
+        return False
+
+    monkeypatch.setattr(client_auth, "verify_secret", counting)
+    method = "none" if secret is None else "client_secret_basic"
+    with pytest.raises(InvalidClient) as caught:
+        check(Presented("ghost", secret, method), None)
+    assert caught.value.description == client_auth.FAILED
+    assert len(calls) == 1 and calls[0] == (secret or "", client_auth._DUMMY_HASH)

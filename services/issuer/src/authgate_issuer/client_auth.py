@@ -11,6 +11,11 @@ Three methods, and a client must use the one it registered (``token_endpoint_aut
 Using two methods at once is an error (RFC 6749 §2.3). Every authentication failure is a 401
 ``invalid_client`` with ``WWW-Authenticate: Basic`` (RFC 6749 §5.2; RFC 9110 §15.5.2 requires the
 header on a 401). Secrets are compared in constant time against their stored SHA-256.
+
+An unknown or expired client, a wrong secret and the wrong method get the very same answer
+(``FAILED``), after the same work (one hash and compare, against a dummy hash when there is no
+client): otherwise the answer tells an attacker which client ids exist, and which of them are
+confidential, before they have guessed any secret.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ CHALLENGE = {"WWW-Authenticate": 'Basic realm="authgate"'}
 FORM = "application/x-www-form-urlencoded"
 # Compared against when the client is unknown, so both paths cost the same hash and compare.
 _DUMMY_HASH = hash_secret("authgate-no-such-client")
+# The one description of every failure that depends on the client record (see above).
+FAILED = (
+    "client authentication failed: unknown or expired client, wrong credentials, or not the "
+    "registered token_endpoint_auth_method"
+)
 
 
 def _fail(description: str) -> InvalidClient:
@@ -92,13 +102,12 @@ def check(credentials: Presented, client: ClientRecord | None) -> ClientRecord:
     """The client if ``credentials`` authenticate it; else InvalidClient."""
     secret = credentials.secret
     stored = client.client_secret_hash if client is not None else None
+    # Always one hash and compare, whatever is missing, so timing does not tell the cases apart.
     secret_ok = verify_secret(secret or "", stored or _DUMMY_HASH) and secret is not None
-    if client is None:
-        raise _fail("unknown or expired client")
-    if client.auth_method != credentials.method:
-        raise _fail(f"the client must authenticate with {client.auth_method}")
+    if client is None or client.auth_method != credentials.method:
+        raise _fail(FAILED)
     if credentials.method != "none" and not (stored and secret_ok):
-        raise _fail("client authentication failed")
+        raise _fail(FAILED)
     return client
 
 
