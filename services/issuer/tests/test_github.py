@@ -109,3 +109,19 @@ def test_unreachable_github_is_unavailable(env) -> None:
     settings = IssuerSettings.from_env({**env, "GITHUB_BASE_URL": closed, "GITHUB_API_URL": closed})
     with pytest.raises(github.GitHubUnavailable):
         login(settings, "any-code")
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("no_id", "no valid id"), ("string_id", "no valid id"), ("bad_login", "no valid login")],
+)
+def test_an_unusable_account_is_not_an_outage(
+    standin: GitHubStandin, gh_settings: IssuerSettings, fault: str, reason: str
+) -> None:
+    # /callback answers access_denied for these (tests/test_attacks_metadata.py), since a retry
+    # gets the same answer; GitHubUnavailable would say "retry shortly".
+    code = code_for(standin, gh_settings)
+    standin.set_faults(user=fault)
+    with pytest.raises(github.GitHubUnusableAccount, match=reason) as caught:
+        login(gh_settings, code)
+    assert not isinstance(caught.value, github.GitHubUnavailable)

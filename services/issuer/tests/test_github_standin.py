@@ -162,6 +162,24 @@ def test_fault_injection(standin: GitHubStandin) -> None:
     assert bad.status_code == 400
 
 
+def test_user_faults_spoil_a_well_formed_answer(standin: GitHubStandin) -> None:
+    """``no_id``, ``string_id`` and ``bad_login``: a 200 JSON user the issuer must refuse."""
+    seen = {}
+    for fault in ("no_id", "string_id", "bad_login"):
+        standin.set_faults()
+        token = exchange(standin, login_code(standin), Accept="application/json").json()
+        standin.set_faults(user=fault)
+        answer = httpx.get(
+            f"{standin.url}/user", headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+        assert answer.status_code == 200
+        seen[fault] = answer.json()
+    standin.set_faults()
+    assert "id" not in seen["no_id"] and seen["no_id"]["login"]
+    assert isinstance(seen["string_id"]["id"], str) and seen["string_id"]["id"].isdigit()
+    assert isinstance(seen["bad_login"]["id"], int) and " " in seen["bad_login"]["login"]
+
+
 def test_refuses_to_listen_beyond_loopback() -> None:
     with pytest.raises(SystemExit, match="non-loopback"):
         main(["--host", "0.0.0.0"])

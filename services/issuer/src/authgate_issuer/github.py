@@ -8,6 +8,8 @@ three exceptions, which /callback turns into an OAuth error redirect, never a 50
 * ``GitHubUnavailable`` (timeouts, connection errors, 5xx, rate limits, malformed bodies):
   ``temporarily_unavailable``, the client may simply retry;
 * ``GitHubDenied`` (the user's GitHub code is invalid or expired): ``access_denied``;
+* ``GitHubUnusableAccount`` (``/user`` answered, but without a valid numeric ``id`` or with a
+  login GitHub never issues): ``access_denied`` too, since retrying gets the same answer;
 * ``GitHubError`` (our OAuth app is misconfigured, unexpected answers): ``server_error``.
 """
 
@@ -40,6 +42,10 @@ class GitHubUnavailable(GitHubError):
 
 class GitHubDenied(GitHubError):
     """GitHub refused the user's authorization code (access_denied)."""
+
+
+class GitHubUnusableAccount(GitHubError):
+    """GitHub's ``/user`` describes an account we cannot identify safely (access_denied)."""
 
 
 @dataclass(frozen=True)
@@ -130,10 +136,12 @@ async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: s
     if not isinstance(data, dict):
         raise GitHubUnavailable("GitHub /user sent an unexpected document")
     login, user_id = data.get("login"), data.get("id")
+    # A well-formed answer about an unusable account is no outage: the same account gets the
+    # same answer on every retry, so "retry shortly" would only send the user round in circles.
     if not isinstance(login, str) or not LOGIN.fullmatch(login):
-        raise GitHubUnavailable("GitHub /user has no valid login")
+        raise GitHubUnusableAccount("GitHub /user has no valid login")
     if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
-        raise GitHubUnavailable("GitHub /user has no valid id")
+        raise GitHubUnusableAccount("GitHub /user has no valid id")
     name, email = data.get("name"), data.get("email")
     return GitHubUser(
         login=login,

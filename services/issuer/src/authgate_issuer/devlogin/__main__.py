@@ -21,8 +21,9 @@ Endpoints (one process serves the OAuth base and the API base):
   injection for reliability tests, replacing the current faults (``GET`` shows them). ``T`` is
   one of ``none``, ``slow`` (wait ``delay`` then answer), ``error500``, ``malformed`` (200 with
   broken JSON), ``bad_code``, ``form_encoded`` (ignores ``Accept``); ``U`` one of ``none``,
-  ``slow``, ``error500``, ``malformed``, ``unauthorized``. The same faults can be set at start
-  with ``--fault-token``/``--fault-user``/``--fault-delay``.
+  ``slow``, ``error500``, ``malformed``, ``unauthorized``, ``no_id`` (200 without ``id``),
+  ``string_id`` (``id`` as a string), ``bad_login`` (a login GitHub would never issue). The same
+  faults can be set at start with ``--fault-token``/``--fault-user``/``--fault-delay``.
 """
 
 from __future__ import annotations

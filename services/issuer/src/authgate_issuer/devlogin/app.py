@@ -53,6 +53,25 @@ async def _fault(mode: str, faults: Faults) -> Response | None:
     return None
 
 
+def _user_document(login: str, state: StandinState) -> dict[str, Any]:
+    """GitHub's ``/user`` answer; the ``no_id``/``string_id``/``bad_login`` faults spoil it the
+    way an account the issuer must refuse would (a well-formed 200, unusable content)."""
+    user: dict[str, Any] = {
+        "login": login,
+        "id": state.user_id(login),
+        "name": login.capitalize(),
+        "email": f"{login.lower()}@users.noreply.example",
+        "type": "User",
+    }
+    if state.faults.user == "no_id":
+        del user["id"]
+    elif state.faults.user == "string_id":
+        user["id"] = str(user["id"])
+    elif state.faults.user == "bad_login":
+        user["login"] = f"{login} <script>"
+    return user
+
+
 def create_standin_app(state: StandinState) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.standin = state
@@ -145,14 +164,6 @@ def create_standin_app(state: StandinState) -> FastAPI:
         login = state.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
         if login is None or state.faults.user == "unauthorized":
             return JSONResponse({"message": "Bad credentials"}, 401)
-        return JSONResponse(
-            {
-                "login": login,
-                "id": state.user_id(login),
-                "name": login.capitalize(),
-                "email": f"{login.lower()}@users.noreply.example",
-                "type": "User",
-            }
-        )
+        return JSONResponse(_user_document(login, state))
 
     return app

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 CODE_SECONDS = 600  # GitHub: codes expire after 10 minutes, single use
 LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 TOKEN_FAULTS = ("none", "slow", "error500", "malformed", "bad_code", "form_encoded")
-USER_FAULTS = ("none", "slow", "error500", "malformed", "unauthorized")
+USER_FAULTS = (
+    "none", "slow", "error500", "malformed", "unauthorized", "no_id", "string_id", "bad_login"
+)  # fmt: skip
 
 
 @dataclass

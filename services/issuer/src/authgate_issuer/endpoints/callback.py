@@ -4,7 +4,8 @@ The state is taken atomically (GETDEL): a second use, an unknown state, or a bro
 the one that consented gets an HTML page and no redirect, since nothing in the request can be
 trusted then. From there on every outcome is a 302 to the client with ``state`` and ``iss``
 (RFC 9207): GitHub errors and outages become ``access_denied`` / ``temporarily_unavailable`` /
-``server_error``, a user outside ``ALLOWED_GITHUB_USERS`` gets ``access_denied``, and otherwise an
+``server_error`` (an account GitHub describes unusably is ``access_denied``: only real outages
+invite a retry), a user outside ``ALLOWED_GITHUB_USERS`` gets ``access_denied``, and otherwise an
 authorization code (≤ 10 min, one use, OAuth 2.1 §4.1.2) is issued.
 """
 
@@ -48,6 +49,14 @@ async def _login(ctx: IssuerContext, code: str) -> github.GitHubUser | OAuthErro
         return TemporarilyUnavailable(f"GitHub is unavailable ({exc}); retry shortly")
     except github.GitHubDenied:
         return AccessDenied("GitHub did not confirm the login")
+    except github.GitHubUnusableAccount as exc:
+        # RFC 6749 §4.1.2.1: access_denied, not temporarily_unavailable; a retry cannot help.
+        logs.LOGGER.warning("GitHub account refused: %s", exc)
+        return AccessDenied(
+            "GitHub did not identify this GitHub account in a form this gateway accepts (no "
+            "valid account id or login); sign in with another GitHub account or ask the "
+            "gateway's administrator"
+        )
     except github.GitHubError as exc:
         logs.LOGGER.error("GitHub login failed: %s", exc)
         return ServerError("the GitHub login could not be completed")
