@@ -61,7 +61,9 @@ class Stack:
         headers = {"X-Forwarded-Proto": scheme, "X-Forwarded-Host": host, "X-Forwarded-Uri": "/mcp"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.get(f"{self.verifier.url}/verify", headers=headers, timeout=10)
+        return httpx.get(
+            f"{self.verifier.url}/verify", params={"resource": resource}, headers=headers, timeout=10
+        )
 
     def start_issuer(self, **overrides: str) -> ServiceProcess:
         """One more issuer replica on the same Redis, keys and ISSUER_URL."""

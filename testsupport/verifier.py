@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 
@@ -20,7 +21,15 @@ MCP_B = "https://mcp-b.example.com"
 
 
 def verifier_env(redis_url: str, **overrides: str) -> dict[str, str]:
-    env = {"ISSUER_URL": ISSUER_URL, "REDIS_URL": redis_url, "LOG_FORMAT": "text"}
+    """The verifier's rules tested through the forwarded headers, as ``forwarded`` sends them
+    (RESOURCE_SOURCE=forwarded-headers); the default, resources bound in the auth address, is
+    tested with ``verify_path`` and through the real proxies."""
+    env = {
+        "ISSUER_URL": ISSUER_URL,
+        "REDIS_URL": redis_url,
+        "LOG_FORMAT": "text",
+        "RESOURCE_SOURCE": "forwarded-headers",
+    }
     env.update(overrides)
     return env
 
@@ -35,6 +44,11 @@ def forwarded(resource: str = MCP_A, uri: str = "/mcp") -> dict[str, str]:
         "X-Forwarded-Uri": uri,
         "X-Forwarded-For": "203.0.113.7",
     }
+
+
+def verify_path(resource: str = MCP_A) -> str:
+    """The auth address a proxy route for ``resource`` calls (RESOURCE_SOURCE=address)."""
+    return "/verify?" + urlencode({"resource": resource})
 
 
 def bearer(token: str, scheme: str = "Bearer") -> dict[str, str]:
@@ -64,7 +78,14 @@ async def call(
         raw = headers
     else:
         raw = [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    scope = {"type": "http", "method": method, "path": path, "headers": raw, "query_string": b""}
+    path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": raw,
+        "query_string": query.encode("latin-1"),
+    }
     sent: list[dict[str, Any]] = []
     body_read = False
 

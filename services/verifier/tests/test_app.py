@@ -161,7 +161,17 @@ async def test_valid_token_200_with_identity_headers(env: Env) -> None:
     h = response.headers
     assert h["x-user-id"] == "github|octocat" and h["x-user-name"] == "octocat"
     assert h["x-client-id"] == "test-client" and h["x-scopes"] == "mcp:*"
-    assert h["x-auth-token"] == env.good.token
+    # No token passthrough by default (FORWARD_AUTH_TOKEN_HEADER=false).
+    assert "x-auth-token" not in h
+
+
+async def test_token_is_forwarded_only_when_configured(env: Env, redis_url: str) -> None:
+    settings = VerifierSettings.from_env(verifier_env(redis_url, FORWARD_AUTH_TOKEN_HEADER="true"))
+    assert any("FORWARD_AUTH_TOKEN_HEADER=true" in w for w in settings.warnings)
+    async with running(VerifierApp(settings)) as app:
+        response = await call(app, headers={**forwarded(MCP_A), **bearer(env.good.token)})
+        assert response.status == 200
+        assert response.headers["x-auth-token"] == env.good.token
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
@@ -237,20 +247,22 @@ async def test_revoked_token_is_refused_on_the_next_request(
     assert response.status == 401 and env.app.metrics.decisions["revoked"] == 1
 
 
-async def test_gateway_token_accepted_everywhere_unless_required(env: Env, redis_url: str) -> None:
+async def test_gateway_token_refused_unless_explicitly_allowed(env: Env, redis_url: str) -> None:
     gateway = await env.minter.mint(resources=[])
     assert parts(gateway.token)[1]["aud"] == [GATEWAY_AUDIENCE]
-    for resource in (MCP_A, MCP_B):
-        response = await call(env.app, headers={**forwarded(resource), **bearer(gateway.token)})
-        assert response.status == 200
-    strict = VerifierApp(
-        VerifierSettings.from_env(verifier_env(redis_url, REQUIRE_RESOURCE_TOKENS="true"))
-    )
-    async with running(strict):
-        refused = await call(strict, headers={**forwarded(MCP_A), **bearer(gateway.token)})
-        assert refused.status == 401
-        ok = await call(strict, headers={**forwarded(MCP_A), **bearer(env.good.token)})
-        assert ok.status == 200
+    # The default (REQUIRE_RESOURCE_TOKENS=true): refused everywhere, with RFC 6750's code.
+    refused = await call(env.app, headers={**forwarded(MCP_A), **bearer(gateway.token)})
+    assert refused.status == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    assert env.app.metrics.decisions["gateway_token"] == 1
+    ok = await call(env.app, headers={**forwarded(MCP_A), **bearer(env.good.token)})
+    assert ok.status == 200
+    lax_settings = VerifierSettings.from_env(verifier_env(redis_url, REQUIRE_RESOURCE_TOKENS="false"))
+    assert any("REQUIRE_RESOURCE_TOKENS=false" in w for w in lax_settings.warnings)
+    async with running(VerifierApp(lax_settings)) as lax:
+        for resource in (MCP_A, MCP_B):
+            response = await call(lax, headers={**forwarded(resource), **bearer(gateway.token)})
+            assert response.status == 200
 
 
 async def test_required_scope_gives_403_with_scope_challenge(env: Env, redis_url: str) -> None:

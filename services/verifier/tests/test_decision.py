@@ -8,6 +8,7 @@ import pytest
 
 from authgate_shared.claims import GATEWAY_AUDIENCE
 from authgate_shared.response_head import PREPARED_KEY
+from authgate_shared.services import ServiceList
 from authgate_verifier.decision import (
     GATEWAY_TOKEN_REFUSED,
     UNSAFE_CLAIMS,
@@ -16,7 +17,7 @@ from authgate_verifier.decision import (
     accept_claims,
     decide,
 )
-from authgate_verifier.resources import ResourceResolver
+from authgate_verifier.resources import BadForwardedRequest, ResourceResolver
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -39,8 +40,10 @@ def accepted(**overrides: Any) -> VerifiedToken:
 
 
 RESOLVER = ResourceResolver(
-    {"tools.example.com": ("/github",)},
-    {
+    services=ServiceList(frozenset()),
+    bind_from_address=False,
+    prefixes={"tools.example.com": ("/github",)},
+    required_scopes={
         "mcp-s.example.com": frozenset({"files:write"}),
         "tools.example.com/github": frozenset({"gh"}),
     },
@@ -48,7 +51,7 @@ RESOLVER = ResourceResolver(
 
 
 def resource(host: str, uri: str = "/") -> Any:
-    return RESOLVER.resolve(b"https", host.encode(), uri.encode())
+    return RESOLVER.resolve(b"", b"https", host.encode(), uri.encode())
 
 
 def test_ok_headers_carry_identity_and_token() -> None:
@@ -85,6 +88,12 @@ def test_the_prepared_200_is_the_headers_list(forward_token: bool) -> None:
         {"github_username": ""},
         {"github_username": None},
         {"client_id": 7},
+        # "," and ";" could split one forwarded identity into two (RFC 9110 §5.3).
+        {"github_username": "octocat,admin"},
+        {"sub": "github|octocat;admin"},
+        {"client_id": "c1, c2"},
+        {"github_username": "del\x7f"},
+        {"sub": "github|unit\x1fsep"},
     ],
 )
 def test_unsafe_or_missing_identity_claims_are_refused(overrides: dict[str, Any]) -> None:
@@ -131,4 +140,6 @@ def test_path_prefix_is_part_of_the_resource() -> None:
     at_root = resource("tools.example.com", "/jira/mcp")
     assert at_root.uri == "https://tools.example.com"
     assert decide(token, at_root, require_resource_tokens=True) is WRONG_AUDIENCE
-    assert resource("tools.example.com", "/githubx").uri == "https://tools.example.com"
+    # A prefix not followed by "/", "?" or the end is routed to it by nginx and Traefik.
+    with pytest.raises(BadForwardedRequest):
+        resource("tools.example.com", "/githubx")

@@ -20,9 +20,14 @@ def test_defaults() -> None:
     assert s.issuer_url == "https://auth.example.com"
     assert s.jwt_algorithm == "RS256"
     assert s.rsa_public_key_pem is None and s.jwt_secret is None
-    assert s.require_resource_tokens is False
+    # Secure defaults: tokens bound to one service, no token passthrough, resources bound in
+    # the proxy's auth address; nothing to warn about.
+    assert s.require_resource_tokens is True
+    assert s.bind_from_address is True
+    assert not s.services
+    assert s.warnings == ()
     assert s.revocation_cache_ms == 0
-    assert s.forward_token_header is True
+    assert s.forward_token_header is False
     assert s.key_reload_interval == 60
     assert dict(s.required_scopes) == {} and dict(s.path_prefixes) == {}
 
@@ -164,3 +169,43 @@ def test_http_limits_default_and_bad_values_are_named() -> None:
         p.startswith("REQUEST_HEAD_TIMEOUT must be between 1 and 300") for p in info.value.problems
     )
     assert any(p.startswith("KEEP_ALIVE_TIMEOUT must be an integer") for p in info.value.problems)
+
+
+def test_legacy_behaviour_is_explicit_and_warned() -> None:
+    s = VerifierSettings.from_env(
+        {
+            **BASE,
+            "REQUIRE_RESOURCE_TOKENS": "false",
+            "FORWARD_AUTH_TOKEN_HEADER": "true",
+            "RESOURCE_SOURCE": "forwarded-headers",
+        }
+    )
+    assert (s.require_resource_tokens, s.forward_token_header, s.bind_from_address) == (
+        False,
+        True,
+        False,
+    )
+    warned = " ".join(s.warnings)
+    for name in ("REQUIRE_RESOURCE_TOKENS", "FORWARD_AUTH_TOKEN_HEADER", "RESOURCE_SOURCE"):
+        assert name in warned
+
+
+def test_allowed_resources_and_resource_source_are_validated_by_name() -> None:
+    with pytest.raises(ConfigError) as caught:
+        VerifierSettings.from_env(
+            {
+                **BASE,
+                "ALLOWED_RESOURCES": "https://ok.example.com,ftp://x.example.com,https://a/%2e%2e/b",
+                "RESOURCE_SOURCE": "headers",
+            }
+        )
+    text = str(caught.value)
+    assert "ALLOWED_RESOURCES" in text and "ftp://x.example.com" in text
+    assert "https://a/%2e%2e/b" in text and "https://ok.example.com'" not in text
+    assert "RESOURCE_SOURCE" in text
+    ok = VerifierSettings.from_env(
+        {**BASE, "ALLOWED_RESOURCES": "HTTPS://MCP-A.example.com/, https://*.example.org"}
+    )
+    assert "https://mcp-a.example.com" in ok.services
+    assert "https://x.example.org" in ok.services
+    assert "https://x.y.example.org" not in ok.services

@@ -14,6 +14,9 @@ import jwt
 from .keys import key_fits
 
 TOKEN_TYPE = "at+jwt"
+# RFC 9068 §4: resource servers accept "at+jwt" and "application/at+jwt"; media type names are
+# case-insensitive (RFC 7515 §4.1.9, RFC 2045 §5.1).
+ACCEPTED_TOKEN_TYPES = frozenset({TOKEN_TYPE, "application/" + TOKEN_TYPE})
 # ``aud`` of a token requested without any RFC 8707 ``resource``: valid on every MCP host of the
 # gateway unless the verifier runs with REQUIRE_RESOURCE_TOKENS=true.
 GATEWAY_AUDIENCE = "urn:authgate:gateway"
@@ -102,7 +105,8 @@ def decode(
         raise InvalidToken("malformed", "token is not a JWT") from exc
     if header.get("alg") != algorithm:
         raise InvalidToken("bad_signature", "token algorithm is not accepted")
-    if header.get("typ") != TOKEN_TYPE:
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TOKEN_TYPES:
         raise InvalidToken("wrong_type", "token is not an access token (typ)")
     kid = header.get("kid")
     key = keys.get(kid) if isinstance(kid, str) else None

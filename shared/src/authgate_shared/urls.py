@@ -42,3 +42,25 @@ def canonical_uri(value: str) -> str:
 def host_of(value: str) -> str:
     """The lower-cased host of a URI ('' when there is none)."""
     return (urlsplit(value).hostname or "").lower()
+
+
+# Characters with which one path can be read as two: percent-encoding (proxies route on the
+# decoded path), ";" parameters (some servers strip them), backslashes (some normalise them to
+# "/"). RFC 3986 §2.1, §3.3.
+_AMBIGUOUS_CHARS = frozenset("%;\\")
+
+
+def ambiguous_path(path: str) -> bool:
+    """True unless ``path`` is an absolute path that every proxy and server reads the same way:
+    printable ASCII, no percent-encoding, ``;`` or backslash, no empty, ``.`` or ``..`` segment
+    (RFC 3986 §5.2.4 would remove or merge them). The empty path and "/" are unambiguous."""
+    if path in ("", "/"):
+        return False
+    if not path.startswith("/") or not path.isascii() or not path.isprintable():
+        return True
+    if _AMBIGUOUS_CHARS.intersection(path) or " " in path:
+        return True
+    segments = path[1:].split("/")
+    if segments[-1] == "":
+        segments.pop()  # one trailing slash: "/github/" is "/github"
+    return any(s in ("", ".", "..") for s in segments)

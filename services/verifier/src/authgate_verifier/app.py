@@ -77,7 +77,12 @@ class VerifierApp:
         self.revocation = RevocationChecker(
             self.redis, cache_ms=settings.revocation_cache_ms, monotonic=monotonic
         )
-        self.resources = ResourceResolver(settings.path_prefixes, settings.required_scopes)
+        self.resources = ResourceResolver(
+            services=settings.services,
+            bind_from_address=settings.bind_from_address,
+            prefixes=settings.path_prefixes,
+            required_scopes=settings.required_scopes,
+        )
         self.metrics = Metrics(self.cache, self.revocation)
         self._counts = self.metrics.decisions
         self._latency = self.metrics.verify_latency
@@ -133,7 +138,7 @@ class VerifierApp:
         try:
             if repeated:
                 raise BadForwardedRequest("repeated Authorization or X-Forwarded-* header")
-            resource = self.resources.resolve(proto, host, uri)
+            resource = self.resources.resolve(scope["query_string"], proto, host, uri)
         except BadForwardedRequest as exc:
             self._counts["bad_request"] += 1
             await self._send_pair(
@@ -238,6 +243,7 @@ class VerifierApp:
         headers = dict(scope["headers"])
         try:
             resource = self.resources.for_metadata_path(
+                scope["query_string"],
                 headers.get(b"x-forwarded-proto"),
                 headers.get(b"x-forwarded-host"),
                 path[len(WELL_KNOWN) :].rstrip("/"),
@@ -287,6 +293,8 @@ class VerifierApp:
     # Lifespan
 
     async def startup(self) -> None:
+        for warning in self.settings.warnings:
+            LOG.warning(warning)
         try:
             await self.keys.load()
         except RedisUnavailable:

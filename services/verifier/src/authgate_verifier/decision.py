@@ -21,6 +21,9 @@ from .resources import Resource
 # Printable ASCII only: a CR/LF (or any control byte) in a claim must never reach a proxy as a
 # header (response splitting), and non-ASCII has no portable header encoding (RFC 9110 §5.5).
 _SAFE_VALUE = re.compile(r"[\x20-\x7e]+").fullmatch
+# Identity values also exclude "," and ";": a proxy or server that joins repeated headers with
+# "," (RFC 9110 §5.3) or reads ";" parameters could split one forwarded identity into two.
+_SAFE_IDENTITY = re.compile(r"[\x20-\x2b\x2d-\x3a\x3c-\x7e]+").fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ def accept_claims(
     sub, name = claims.get("sub"), claims.get("github_username")
     client_id, scope = claims.get("client_id"), claims.get("scope", "")
     values = (sub, name, client_id)
-    if not all(isinstance(v, str) and _SAFE_VALUE(v) for v in values) or not isinstance(scope, str):
+    if not all(isinstance(v, str) and _SAFE_IDENTITY(v) for v in values) or not isinstance(scope, str):
         return UNSAFE_CLAIMS
     if scope and not _SAFE_VALUE(scope):
         return UNSAFE_CLAIMS

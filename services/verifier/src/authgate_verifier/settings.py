@@ -25,6 +25,7 @@ from authgate_shared.config import ConfigError, EnvReader, parse_base_url
 from authgate_shared.http_limits import HttpLimits, http_limits_from_env
 from authgate_shared.keys import MIN_HMAC_BYTES, load_public_pem, pem_text
 from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
+from authgate_shared.services import ServiceList, parse_services
 
 # host[:port] as a proxy forwards it: DNS name, IPv4 or bracketed IPv6 (RFC 3986 §3.2.2).
 HOST_RE = re.compile(
@@ -47,6 +48,10 @@ def _parse_prefixes(value: str) -> dict[str, tuple[str, ...]]:
         result.setdefault(host, []).append(prefix)
     # Longest first, so /a/b wins over /a.
     return {h: tuple(sorted(set(p), key=len, reverse=True)) for h, p in result.items()}
+
+
+def _parse_services(value: str) -> ServiceList:
+    return parse_services(i.strip() for i in value.split(",") if i.strip())
 
 
 def _parse_required_scopes(value: str) -> dict[str, frozenset[str]]:
@@ -76,6 +81,10 @@ class VerifierSettings:
     # GATEWAY_RSA_PUBLIC_KEY: the name is historical, with ES256 it holds an EC P-256 key.
     rsa_public_key_pem: bytes | None
     require_resource_tokens: bool
+    services: ServiceList
+    """ALLOWED_RESOURCES: the MCP services behind the gateway (optional here, see resources)."""
+    bind_from_address: bool
+    """RESOURCE_SOURCE=address: each route's auth address names its resource."""
     revocation_cache_ms: int
     required_scopes: Mapping[str, frozenset[str]]
     path_prefixes: Mapping[str, tuple[str, ...]]
@@ -86,6 +95,7 @@ class VerifierSettings:
     scopes_supported: tuple[str, ...]
     log_format: str
     log_level: str
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> VerifierSettings:
@@ -120,6 +130,27 @@ class VerifierSettings:
             except ValueError as exc:
                 env.problems.append(f"GATEWAY_RSA_PUBLIC_KEY {exc}")
 
+        warnings: list[str] = []
+        require_resource_tokens = env.flag("REQUIRE_RESOURCE_TOKENS", True)
+        if not require_resource_tokens:
+            warnings.append(
+                "REQUIRE_RESOURCE_TOKENS=false: gateway-wide tokens (no resource) pass on every"
+                " service, so any MCP server can replay a client's token against the others"
+            )
+        forward_token = env.flag("FORWARD_AUTH_TOKEN_HEADER", False)
+        if forward_token:
+            warnings.append(
+                "FORWARD_AUTH_TOKEN_HEADER=true: every MCP server receives the client's bearer"
+                " token as X-Auth-Token (token passthrough; the MCP authorization spec forbids"
+                " servers to use it)"
+            )
+        source = env.choice("RESOURCE_SOURCE", "address", ("address", "forwarded-headers"))
+        if source == "forwarded-headers":
+            warnings.append(
+                "RESOURCE_SOURCE=forwarded-headers: the resource is derived from X-Forwarded-Host"
+                " and X-Forwarded-Uri; the proxy must pin X-Forwarded-Host per route"
+            )
+
         settings = cls(
             issuer_url=issuer_url,
             redis=redis_settings_from_env(env),
@@ -127,17 +158,20 @@ class VerifierSettings:
             jwt_algorithm=algorithm,
             jwt_secret=secret if algorithm == "HS256" else None,
             rsa_public_key_pem=public_pem if algorithm != "HS256" else None,
-            require_resource_tokens=env.flag("REQUIRE_RESOURCE_TOKENS", False),
+            require_resource_tokens=require_resource_tokens,
+            services=env.parsed("ALLOWED_RESOURCES", ServiceList(frozenset()), _parse_services),
+            bind_from_address=source == "address",
             revocation_cache_ms=env.integer("REVOCATION_CACHE_MS", 0, minimum=0, maximum=60000),
             required_scopes=env.parsed("REQUIRED_SCOPES", {}, _parse_required_scopes),
             path_prefixes=env.parsed("RESOURCE_PATH_PREFIXES", {}, _parse_prefixes),
-            forward_token_header=env.flag("FORWARD_AUTH_TOKEN_HEADER", True),
+            forward_token_header=forward_token,
             key_reload_interval=env.integer("KEY_RELOAD_INTERVAL", 60, minimum=1, maximum=86400),
             token_cache_size=env.integer("TOKEN_CACHE_SIZE", 10000, minimum=0, maximum=10**6),
             token_cache_ttl=env.integer("TOKEN_CACHE_TTL", 300, minimum=1, maximum=86400),
             scopes_supported=env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,)),
             log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            warnings=tuple(warnings),
         )
         env.check()
         return settings
