@@ -75,7 +75,7 @@ def test_no_page_can_be_framed(
         http.get(
             f"{stack.issuer_url}/authorize?response_type=code&client_id={client.client_id}"
             f"&redirect_uri={client.redirect_uri}&code_challenge={pkce.challenge}"
-            "&code_challenge_method=S256"
+            "&code_challenge_method=S256&resource=https://mcp-a.example.com"
         ),
         http.get(f"{stack.issuer_url}/authorize?client_id=unknown"),
         http.get(f"{stack.issuer_url}/callback?state=unknown"),
@@ -114,6 +114,7 @@ def test_metadata_payloads_are_inert_on_the_consent_page(stack: Stack, http: htt
             "code_challenge_method": "S256",
             "state": payload,
             "scope": "mcp:*",
+            "resource": "https://mcp-a.example.com",
         },
     )
     assert page.status_code == 200, page.text

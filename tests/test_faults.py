@@ -305,7 +305,7 @@ def test_sigterm_under_load_finishes_in_flight_requests_without_resets(
         "code_challenge": pkce.challenge,
         "code_challenge_method": "S256",
     }
-    to_github = browser.consent(browser.get(browser.authorize_url(params)))
+    to_github = browser.consent(browser.get(browser.authorize_url(params, [RESOURCE_A])))
     callback = standin_login(http, to_github.headers["location"], "octocat")
     outcomes: list[str] = []
     stop = threading.Event()

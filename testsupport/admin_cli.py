@@ -30,7 +30,7 @@ from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import grants
 
 from .issuer_ctx import issuer_context
-from .token_clients import Credentials, auth, code_form, issue_code
+from .token_clients import RESOURCE, Credentials, auth, code_form, issue_code
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
@@ -130,7 +130,7 @@ def make_grant(
         then = time.time() - age
         async with issuer_context(settings, clock=lambda: then) as ctx:
             minted = await start_grant(
-                ctx, client_id=client_id, username=user, github_id="1", scope="mcp:*", resources=[]
+                ctx, client_id=client_id, username=user, github_id="1", scope="mcp:*", resources=[RESOURCE]
             )
             if revoke:
                 await grants.revoke_grant(ctx.redis, minted.grant_id)

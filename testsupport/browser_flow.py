@@ -28,6 +28,9 @@ from authgate_shared import redis_keys
 
 from .github_standin import hidden_fields, standin_login
 
+# Every token is bound to one MCP service (REQUIRE_RESOURCE_TOKENS, RFC 8707): the test
+# issuers' ALLOWED_RESOURCES covers this one.
+DEFAULT_RESOURCE = "https://mcp-a.example.com"
 
 @dataclass(frozen=True)
 class Pkce:
@@ -104,7 +107,7 @@ class Browser:
         login: str = "octocat",
         state: str | None = "client-state",
         scope: str | None = None,
-        resources: Sequence[str] = (),
+        resources: Sequence[str] = (DEFAULT_RESOURCE,),
         remember: bool = False,
     ) -> FlowResult:
         params = {"response_type": "code", "client_id": client_id, "code_challenge": pkce.challenge}

@@ -14,6 +14,8 @@ def issuer_env(redis_url: str, keys_dir: Path, **overrides: str) -> dict[str, st
     env = {
         "ISSUER_URL": "https://auth.example.com",
         "BASE_DOMAIN": "example.com",
+        # An explicit wildcard: the tests' services are mcp-a/mcp-b/... on example.com.
+        "ALLOWED_RESOURCES": "https://*.example.com",
         "REDIS_URL": redis_url,
         "KEYS_DIR": str(keys_dir),
         "GITHUB_CLIENT_ID": "gh-client-id",

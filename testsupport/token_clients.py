@@ -26,7 +26,8 @@ from authgate_shared.runtime import system_random
 # Uses every character class RFC 7636 §4.1 allows, including "." "~" "-" "_".
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk.~_-"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
-RESOURCE = "https://mcp.example.com/server"
+# The service /authorize stores for resource=https://mcp.example.com/server (its origin).
+RESOURCE = "https://mcp.example.com"
 OMIT = "<omit>"
 
 T = TypeVar("T")

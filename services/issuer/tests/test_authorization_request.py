@@ -36,6 +36,7 @@ def request(client: ClientRecord | None = CLIENT, settings: IssuerSettings | Non
         "code_challenge": CHALLENGE,
         "code_challenge_method": "S256",
         "state": "s1",
+        "resource": "https://mcp-a.example.com",
     }
     params.update(kw)
     query = urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)

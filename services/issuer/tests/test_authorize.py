@@ -44,6 +44,7 @@ def query(**params: str | list[str] | None) -> str:
         "code_challenge": PKCE.challenge,
         "code_challenge_method": "S256",
         "state": "xyz",
+        "resource": "https://mcp-a.example.com",
     }
     base.update(params)
     return "/authorize?" + urlencode({k: v for k, v in base.items() if v is not None}, doseq=True)

@@ -96,7 +96,7 @@ def test_code_is_issued_bound_to_the_request(client, redis_client) -> None:
 def test_state_is_single_use_and_bound_to_the_browser(client, standin, redis_client) -> None:
     browser = Browser(ISS, client)
     params = {"response_type": "code", "client_id": "app", "redirect_uri": APP_CB + "?t=1"}
-    params |= {"code_challenge": PKCE.challenge, "code_challenge_method": "S256"}
+    params |= {"code_challenge": PKCE.challenge, "code_challenge_method": "S256", "resource": "https://mcp-a.example.com"}
     page = browser.get(f"{ISS}/authorize?{httpx.QueryParams(params)}")
     github_url = browser.consent(page).headers["location"]
     callback = standin_login(browser.github, github_url, "octocat")
@@ -115,6 +115,7 @@ def test_github_deny_is_access_denied(client, standin, redis_client) -> None:
     browser = Browser(ISS, client)
     params = {"response_type": "code", "client_id": "app", "redirect_uri": APP_CB + "?t=1"}
     params |= {"code_challenge": PKCE.challenge, "code_challenge_method": "S256", "state": "s"}
+    params["resource"] = "https://mcp-a.example.com"
     page = browser.get(f"{ISS}/authorize?{httpx.QueryParams(params)}")
     github_url = browser.consent(page).headers["location"]
     denied = browser.get(standin_login(browser.github, github_url, "octocat", deny=True))

@@ -43,6 +43,7 @@ def authorize(browser: Browser, client_id: str = "app-a", **extra: str):
         "code_challenge": PKCE.challenge,
         "code_challenge_method": "S256",
         "state": "st",
+        "resource": "https://mcp-a.example.com",
         **extra,
     }
     return browser.get(f"{ISS}/authorize?{urlencode(params)}")

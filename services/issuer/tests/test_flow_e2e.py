@@ -58,7 +58,8 @@ def test_register_authorize_token_refresh_revoke_introspect(
         assert first.headers["cache-control"] == "no-store"
         tokens = first.json()
         claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
-        assert claims["aud"] == [RESOURCE]
+        # The service the endpoint URL belongs to (ALLOWED_RESOURCES=https://*.example.com).
+        assert claims["aud"] == ["https://mcp.example.com"]
         assert claims["iss"] == issuer.url
         assert claims["github_username"].lower() == "octocat"
 

@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 
 from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
-from authgate_shared.claims import GATEWAY_AUDIENCE
 from testsupport.token_clients import (
     RESOURCE,
     Credentials,
@@ -63,7 +62,7 @@ def test_active_access_token(client: TestClient, settings: IssuerSettings) -> No
 
 def test_active_refresh_token(client: TestClient, settings: IssuerSettings) -> None:
     creds = register_client(settings, "app-1", method="none")
-    tokens = tokens_for(client, settings, creds, resources=())
+    tokens = tokens_for(client, settings, creds)
     body = introspect(client, creds, tokens["refresh_token"])
     assert body["active"] is True
     assert body["token_type"] == "refresh_token"
@@ -71,7 +70,7 @@ def test_active_refresh_token(client: TestClient, settings: IssuerSettings) -> N
     assert body["username"] == "octocat"
     assert body["sub"] == "github|octocat"
     assert body["scope"] == "mcp:*"
-    assert body["aud"] == [GATEWAY_AUDIENCE]
+    assert body["aud"] == [RESOURCE]
     assert body["iss"] == settings.issuer_url
     assert body["exp"] - body["iat"] == settings.refresh_token_lifetime
 

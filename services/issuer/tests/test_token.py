@@ -99,25 +99,45 @@ def test_code_exchange_returns_a_signed_access_token(
     assert live(redis_client, body)
 
 
-def test_code_without_resource_gives_a_gateway_token(
+def test_a_grant_without_resource_gets_no_gateway_token_by_default(
+    client: TestClient, settings: IssuerSettings, creds: Credentials, env: dict[str, str]
+) -> None:
+    # A code from before REQUIRE_RESOURCE_TOKENS: redeemed only for a named service.
+    code = issue_code(settings, creds.client_id, resources=())
+    assert_error(redeem(client, creds, code), "invalid_target")
+    code = issue_code(settings, creds.client_id, resources=())
+    bound = redeem(client, creds, code, resource="https://mcp-a.example.com/mcp").json()
+    assert claims_of(client, bound["access_token"])["aud"] == ["https://mcp-a.example.com"]
+    lax = IssuerSettings.from_env({**env, "REQUIRE_RESOURCE_TOKENS": "false"})
+    with TestClient(create_app(lax), base_url="https://auth.example.com") as lax_client:
+        code = issue_code(lax, creds.client_id, resources=())
+        body = redeem(lax_client, creds, code).json()
+        assert claims_of(lax_client, body["access_token"])["aud"] == [
+            jwt_claims.GATEWAY_AUDIENCE
+        ]
+
+
+def test_a_legacy_grant_for_an_endpoint_url_is_refreshed_for_its_service(
     client: TestClient, settings: IssuerSettings, creds: Credentials
 ) -> None:
-    code = issue_code(settings, creds.client_id, resources=())
-    body = redeem(client, creds, code).json()
-    assert claims_of(client, body["access_token"])["aud"] == [jwt_claims.GATEWAY_AUDIENCE]
+    code = issue_code(settings, creds.client_id, resources=("https://mcp-a.example.com/mcp",))
+    first = redeem(client, creds, code).json()
+    assert claims_of(client, first["access_token"])["aud"] == ["https://mcp-a.example.com"]
+    again = refresh(client, creds, first["refresh_token"]).json()
+    assert claims_of(client, again["access_token"])["aud"] == ["https://mcp-a.example.com"]
 
 
 def test_token_request_resource_may_only_narrow(
     client: TestClient, settings: IssuerSettings, creds: Credentials
 ) -> None:
-    other = "https://other.example.com/mcp"
+    other = "https://other.example.com"
     code = issue_code(settings, creds.client_id, resources=(RESOURCE, other))
     # Upper-case host and trailing slash name the same resource (canonical comparison).
     narrowed = redeem(client, creds, code, resource="https://MCP.example.com/server/")
     assert narrowed.status_code == 200, narrowed.text
     assert claims_of(client, narrowed.json()["access_token"])["aud"] == [RESOURCE]
     code = issue_code(settings, creds.client_id)
-    assert_error(redeem(client, creds, code, resource=other), "invalid_target")
+    assert_error(redeem(client, creds, code, resource=other + "/mcp"), "invalid_target")
 
 
 def test_code_of_another_client_is_refused(

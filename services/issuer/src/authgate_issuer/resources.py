@@ -1,16 +1,17 @@
-"""RFC 8707 resource indicators: validation and canonical form, for /authorize and /token.
+"""RFC 8707 resource indicators: validation and the service each one names, for /authorize and
+/token.
 
 A resource must be an absolute URI without a fragment (RFC 8707 §2). MCP clients send the MCP
-server's URL with varying case and trailing slashes, so values are canonicalised
-(``authgate_shared.urls.canonical_uri``) and then compared exactly. Allowed resources are
-``ALLOWED_RESOURCES`` when configured, else https URLs on ``BASE_DOMAIN`` or its subdomains
-(checked on the parsed host, never by string prefix or suffix of the URL), else, in dev login
-mode only, loopback http(s) URLs.
+server's URL, with varying case, trailing slashes and often the endpoint's path
+(``https://mcp-a.example.com/mcp``); each is mapped to the configured service it belongs to
+(``ALLOWED_RESOURCES``, ``authgate_shared.services``), and that service's canonical URI becomes
+the token's ``aud``: the verifier judges requests for the same URI, so every token issued works
+at the service it was issued for. In dev login mode without ``ALLOWED_RESOURCES``, loopback
+http(s) URLs are services of their own.
 """
 
 from __future__ import annotations
 
-import functools
 from urllib.parse import urlsplit
 
 from authgate_shared.urls import canonical_uri
@@ -18,46 +19,55 @@ from authgate_shared.urls import canonical_uri
 from .errors import InvalidTarget
 from .settings import IssuerSettings, is_loopback_host
 
+RESOURCE_REQUIRED = (
+    "'resource' is required: this gateway issues each token for one MCP service (RFC 8707)."
+    " Send resource=<the MCP server's URL>; MCP clients take it from the server's protected"
+    " resource metadata (RFC 9728)"
+)
 
-@functools.lru_cache(maxsize=8)
-def _configured(resources: tuple[str, ...]) -> frozenset[str]:
-    allowed: set[str] = set()
-    for value in resources:
+
+def service_for(value: str, settings: IssuerSettings) -> str:
+    """The canonical URI of the service ``value`` names; InvalidTarget when it names none."""
+    try:
+        canonical = canonical_uri(value)
+    except ValueError as exc:
+        raise InvalidTarget(f"resource {exc} (RFC 8707 §2)") from None
+    if settings.services:
+        service = settings.services.service_for(canonical)
+        if service is not None:
+            return service
+    elif settings.dev_login:
+        parts = urlsplit(canonical)
+        if parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or ""):
+            return canonical
+    raise InvalidTarget("resource is not a service of this gateway")
+
+
+def granted_services(values: list[str], settings: IssuerSettings) -> list[str]:
+    """A stored grant's resources as services: grants made before resources were mapped to
+    services may hold a service's endpoint URL (``https://mcp-a.example.com/mcp``), which the
+    verifier never accepted; a refresh now issues the service's URI. Others are kept as they
+    are (the verifier refuses them; the grant is not widened)."""
+    services: list[str] = []
+    for value in values:
         try:
-            allowed.add(canonical_uri(value))
-        except ValueError:
-            continue  # a malformed configured value can never match anything
-    return frozenset(allowed)
-
-
-def _on_base_domain(host: str, base_domain: str) -> bool:
-    # Label-wise: "evil-example.com" and "example.com.evil.net" are not "example.com".
-    return host == base_domain or host.endswith("." + base_domain)
-
-
-def is_allowed_resource(canonical: str, settings: IssuerSettings) -> bool:
-    if settings.allowed_resources:
-        return canonical in _configured(settings.allowed_resources)
-    parts = urlsplit(canonical)
-    host = (parts.hostname or "").lower()
-    if settings.base_domain:
-        return parts.scheme == "https" and _on_base_domain(host, settings.base_domain)
-    if settings.dev_login:
-        return parts.scheme in ("http", "https") and is_loopback_host(host)
-    return False
+            service = service_for(value, settings)
+        except InvalidTarget:
+            service = value
+        if service not in services:
+            services.append(service)
+    return services
 
 
 def validate_resources(values: list[str], settings: IssuerSettings) -> list[str]:
-    """The canonical forms of ``values`` (duplicates dropped, order kept); InvalidTarget when
-    any value is malformed or not served by this gateway."""
-    canonical: list[str] = []
+    """The services ``values`` name (canonical, duplicates dropped, order kept); InvalidTarget
+    when any value is malformed or not served by this gateway, or when none is given and
+    tokens must be bound to a resource."""
+    if not values and settings.require_resource_tokens:
+        raise InvalidTarget(RESOURCE_REQUIRED)
+    services: list[str] = []
     for value in values:
-        try:
-            resource = canonical_uri(value)
-        except ValueError as exc:
-            raise InvalidTarget(f"resource {exc} (RFC 8707 §2)") from None
-        if not is_allowed_resource(resource, settings):
-            raise InvalidTarget("resource is not a service of this gateway")
-        if resource not in canonical:
-            canonical.append(resource)
-    return canonical
+        service = service_for(value, settings)
+        if service not in services:
+            services.append(service)
+    return services

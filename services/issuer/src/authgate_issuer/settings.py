@@ -17,6 +17,7 @@ from authgate_shared.config import ConfigError, EnvReader, parse_base_url
 from authgate_shared.http_limits import HttpLimits, http_limits_from_env
 from authgate_shared.keys import MIN_HMAC_BYTES, load_private_pem, pem_text
 from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
+from authgate_shared.services import ServiceList, parse_services
 
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
 # names; these are the known exceptions). Extend with REDIRECT_URI_APP_SCHEMES.
@@ -56,7 +57,9 @@ class IssuerSettings:
     allowed_github_users: frozenset[str]
     allow_all_github_users: bool
     app_schemes: tuple[str, ...]
-    allowed_resources: tuple[str, ...]
+    services: ServiceList
+    """ALLOWED_RESOURCES: the MCP services tokens may be issued for (RFC 8707)."""
+    require_resource_tokens: bool
     scopes_supported: tuple[str, ...]
     default_scope: str
     max_body_bytes: int
@@ -95,6 +98,21 @@ class IssuerSettings:
                 issuer_url = parse_base_url(issuer_raw)
             except ValueError as exc:
                 env.problems.append(f"ISSUER_URL {exc}")
+        insecure_issuer = env.flag("ALLOW_INSECURE_ISSUER_URL", False)
+        issuer_host = urlsplit(issuer_url).hostname or ""
+        if issuer_url.startswith("http://") and not is_loopback_host(issuer_host):
+            # RFC 8414 §2 and OAuth 2.1 §1.5: the issuer is an https URL; over plain http the
+            # Secure consent cookies are never sent back and every token crosses in clear.
+            if insecure_issuer:
+                warnings.append(
+                    f"ALLOW_INSECURE_ISSUER_URL=true: serving as {issuer_url} over plain http;"
+                    " tokens and codes cross the network in clear"
+                )
+            else:
+                env.problems.append(
+                    f"ISSUER_URL must be an https URL (RFC 8414 §2), got {issuer_url!r}; plain"
+                    " http is allowed for loopback hosts, or with ALLOW_INSECURE_ISSUER_URL=true"
+                )
 
         dev_login = env.flag("AUTHGATE_DEV_LOGIN", False)
         if dev_login:
@@ -149,10 +167,23 @@ class IssuerSettings:
                 "ALLOWED_GITHUB_USERS is empty: nobody can log in (use '*' to allow every GitHub user)"
             )
 
-        resources = env.items("ALLOWED_RESOURCES")
-        if not resources and base_domain is None and not dev_login:
+        services = env.parsed(
+            "ALLOWED_RESOURCES",
+            ServiceList(frozenset()),
+            lambda v: parse_services(i.strip() for i in v.split(",") if i.strip()),
+        )
+        require_resource_tokens = env.flag("REQUIRE_RESOURCE_TOKENS", True)
+        if require_resource_tokens and not services and not dev_login:
+            env.problems.append(
+                "ALLOWED_RESOURCES is required: the resource URIs of the MCP services behind the"
+                " gateway, e.g. https://mcp-a.example.com,https://tools.example.com/github"
+                " (https://*.example.com allows every subdomain); every token is issued for one"
+                " of them (REQUIRE_RESOURCE_TOKENS=true)"
+            )
+        if not require_resource_tokens:
             warnings.append(
-                "neither ALLOWED_RESOURCES nor BASE_DOMAIN is set: only gateway-wide tokens (no resource) can be issued"
+                "REQUIRE_RESOURCE_TOKENS=false: a request without resource gets a gateway-wide"
+                " token that every MCP service accepts (and any of them could replay)"
             )
 
         scopes = env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,))
@@ -194,7 +225,8 @@ class IssuerSettings:
             app_schemes=tuple(
                 s.lower() for s in env.items("REDIRECT_URI_APP_SCHEMES", DEFAULT_APP_SCHEMES)
             ),
-            allowed_resources=resources,
+            services=services,
+            require_resource_tokens=require_resource_tokens,
             scopes_supported=scopes,
             default_scope=default_scope,
             max_body_bytes=env.integer("MAX_BODY_BYTES", 65536, minimum=1024),

@@ -21,7 +21,7 @@ from .errors import InvalidClient, InvalidGrant, InvalidScope, InvalidTarget, Un
 from .issuance import RefreshRefused, TokenResponse, new_grant, refresh_grant
 from .params import Params
 from .ratelimit import Hit
-from .resources import validate_resources
+from .resources import granted_services, validate_resources
 from .store import batch, clients, codes, grants
 from .store.clients import ClientRecord
 from .store.grants import Grant
@@ -31,10 +31,12 @@ def narrow_resources(requested: list[str], allowed: list[str], ctx: IssuerContex
     """RFC 8707 §2.2: resources at the token endpoint may only narrow the granted ones.
 
     No resource requested keeps the grant's; a grant without resources (gateway-wide) may be
-    narrowed to any resource of the gateway.
+    narrowed to any resource of the gateway, and must be when tokens are bound to resources
+    (grants from before REQUIRE_RESOURCE_TOKENS), so no token is issued that verifiers refuse.
     """
-    if not requested:
-        return list(allowed)
+    allowed = granted_services(allowed, ctx.settings)
+    if not requested and (allowed or not ctx.settings.require_resource_tokens):
+        return allowed
     canonical = validate_resources(requested, ctx.settings)
     if allowed and any(resource not in allowed for resource in canonical):
         raise InvalidTarget("resource was not part of the authorization grant")
