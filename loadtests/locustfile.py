@@ -11,7 +11,7 @@ import random
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from locust import FastHttpUser, between, events, task
@@ -81,7 +81,9 @@ class VerifierUser(FastHttpUser):
         opts = self.environment.parsed_options
         pool = _pool()
         self.proxied = bool(opts.proxy_url)
-        self.path = opts.proxy_path if self.proxied else "/verify"
+        # Direct calls name the resource as a proxy route's auth address does.
+        bound = "/verify?" + urlencode({"resource": pool.resource})
+        self.path = opts.proxy_path if self.proxied else bound
         self.kinds = weights(opts, {k: bool(pool.of_kind(k)) for k in checks.KINDS})
         parts = urlsplit(pool.resource)
         self.forwarded = {

@@ -333,14 +333,6 @@ def readme_block(language: str, first_line: str) -> list[str]:
     raise AssertionError(f"README has no {language} block starting with {first_line!r}")
 
 
-README_OUTDATED = pytest.mark.xfail(
-    strict=True,
-    reason="README still shows the pre-deploy/ proxy snippets (catch-all, unbound /verify);"
-    " it must show or point to deploy/ and the new compose labels. Remove this mark then.",
-)
-
-
-@README_OUTDATED
 def test_readme_proxy_snippets_are_the_shipped_configs() -> None:
     # Every line the README shows is a line of the shipped file the proxy tests run.
     for language, first, shipped in (
@@ -351,7 +343,6 @@ def test_readme_proxy_snippets_are_the_shipped_configs() -> None:
         assert set(readme_block(language, first)) <= lines, shipped
 
 
-@README_OUTDATED
 def test_readme_traefik_labels_are_those_of_compose() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Put it behind Traefik", 1)[1].split("## nginx", 1)[0]
