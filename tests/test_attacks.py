@@ -56,6 +56,14 @@ cover what the per-component suites do not; the rest of the index points at thos
     services/issuer/tests/test_authorize.py::test_consent_page_escapes_and_cannot_be_framed; tests/test_attacks_browser.py (every page, error pages included): test_no_page_can_be_framed
 * HTML/JS injection through client metadata
     services/issuer/tests/test_authorize.py::test_consent_page_escapes_and_cannot_be_framed; tests/test_browser_consent.py::test_client_name_with_markup_shows_as_text; tests/test_attacks_browser.py (redirect URI, client_uri, software_id, state): test_metadata_payloads_are_inert_on_the_consent_page
+* redirect URIs and client URLs that are not RFC 3986 URIs (``"><script>``, ``{}|^``, backticks, ``%zz``, ``%2``, controls), at /register and RFC 7592 PUT
+    tests/test_attacks_metadata.py: test_redirect_uris_that_are_not_uris_are_refused, test_metadata_urls_that_are_not_uris_are_refused, test_real_redirect_uris_still_register_and_receive_errors_verbatim; services/issuer/tests/test_uri_syntax.py; services/issuer/tests/test_redirect_uris.py::test_refused_uris_say_why, ::test_control_characters_are_refused_everywhere, ::test_a_stored_non_uri_never_matches
+* bidi overrides and invisible characters in client text on the consent page (Trojan Source)
+    tests/test_attacks_metadata.py: test_invisible_and_bidi_characters_in_client_text_are_refused, test_consent_page_isolates_client_text; tests/test_browser_consent.py::test_a_right_to_left_override_is_refused_and_cannot_reorder_the_page; services/issuer/tests/test_client_metadata.py::test_invisible_characters_in_text_members_are_refused; services/issuer/tests/test_pages.py
+* contacts that are not e-mail addresses (``javascript:alert(1)``)
+    tests/test_attacks_metadata.py: test_contacts_must_be_email_addresses; services/issuer/tests/test_client_metadata.py::test_contacts_that_are_not_email_addresses_are_refused
+* an unusable GitHub account reported as an outage ("retry shortly")
+    tests/test_attacks_metadata.py: test_an_unusable_github_account_is_access_denied_not_an_outage; services/issuer/tests/test_github.py::test_an_unusable_account_is_not_an_outage
 * allowlist bypasses (case, whitespace, empty list, ``*``)
     services/issuer/tests/test_allowlist.py::test_allowlist, ::test_a_star_inside_a_login_is_not_a_wildcard; services/issuer/tests/test_callback.py::test_allowlist; services/issuer/tests/test_token.py::test_refresh_rechecks_the_allowlist
 **Clients and tokens**
@@ -69,6 +77,8 @@ cover what the per-component suites do not; the rest of the index points at thos
     services/issuer/tests/test_revoke.py::test_another_clients_token_is_not_revoked; services/issuer/tests/test_introspect.py::test_another_clients_tokens_are_inactive
 * confidential client without or with a wrong secret
     services/issuer/tests/test_client_auth.py::test_wrong_secret_is_401_with_challenge, ::test_confidential_client_without_secret_is_refused
+* client-id oracle at /token, /revoke, /introspect (unknown vs known client, wrong method)
+    tests/test_attacks_metadata.py: test_client_authentication_is_not_a_client_id_oracle; services/issuer/tests/test_client_auth.py::test_every_client_dependent_failure_gives_the_same_answer, ::test_an_unknown_client_costs_the_same_hash_and_compare
 **Input, abuse, secrets**
 * malformed input (property-based, schemathesis)
     tests/test_properties.py, tests/test_schemathesis.py

@@ -11,9 +11,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
+import redis
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
-from testsupport.browser_flow import new_pkce
+from testsupport.browser_flow import new_pkce, store_client
 from testsupport.echo_upstream import EchoUpstream
 from testsupport.flows import register
 from testsupport.stack import RESOURCE_A, Stack, StackOptions, running_stack
@@ -30,6 +31,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 EVIL_NAME = "<img src=x onerror=alert(1)>"
+RLO_NAME = "Acme \u202eecafer\u202c Tools\u200b"
+UNTERMINATED_RLO = "Acme \u202eecafer Tools"  # no U+202C: reverses everything after it
+# Where three words of the sentence after the client name are drawn, left to right or not.
+WORD_ORDER = """p => {
+    const node = p.querySelector("strong").nextSibling;
+    const left = word => {
+        const range = document.createRange(), at = node.data.indexOf(word);
+        range.setStart(node, at);
+        range.setEnd(node, at + word.length);
+        return range.getBoundingClientRect().left;
+    };
+    return left("wants") < left("to") && left("to") < left("access");
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +171,41 @@ def test_client_name_with_markup_shows_as_text(
     shot(page, "escaped-name")
     assert page.locator("img").count() == 0
     assert dialogs == []
+
+
+def test_a_right_to_left_override_is_refused_and_cannot_reorder_the_page(
+    page: Page, stack: Stack, client_app: EchoUpstream
+) -> None:
+    redirect_uri = f"{client_app.url}/callback"
+    refused = httpx.post(
+        f"{stack.issuer_url}/register",
+        json={"redirect_uris": [redirect_uri], "client_name": RLO_NAME},
+        timeout=10,
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "invalid_client_metadata"
+    assert "client_name" in refused.json()["error_description"]
+    # A record stored before that rule: its override must end at the name's <bdi>.
+    store = redis.Redis.from_url(stack.redis_url)
+    client_id = store_client(store, [redirect_uri], client_id="legacy-rlo", name=UNTERMINATED_RLO)
+    store.close()
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": new_pkce().challenge,
+        "code_challenge_method": "S256",
+        "resource": RESOURCE_A,
+    }
+    page.goto(f"{stack.issuer_url}/authorize?{urlencode(params)}")
+    shot(page, "legacy-rlo-name")
+    assert page.locator("strong > bdi").count() == 1
+    name = page.locator("strong > bdi")
+    assert name.inner_text() == UNTERMINATED_RLO
+    assert name.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+    sentence = page.locator("p", has=page.locator("strong"))
+    assert sentence.evaluate(WORD_ORDER) is True
+    values = page.locator("code > bdi")
+    assert values.count() >= 4
+    for index in range(values.count()):
+        assert values.nth(index).evaluate("e => getComputedStyle(e).direction") == "ltr"
