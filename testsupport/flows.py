@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from .browser_flow import Browser, new_pkce
+from .browser_flow import DEFAULT_RESOURCE, Browser, new_pkce
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
@@ -87,7 +87,7 @@ def authorization_code(
     client: RegisteredClient,
     *,
     user: str = "octocat",
-    resources: Sequence[str] = (),
+    resources: Sequence[str] = (DEFAULT_RESOURCE,),
     browser_issuer_url: str | None = None,
 ) -> tuple[str, str]:
     """(code, PKCE verifier) after one browser flow; ``browser_issuer_url`` lets the flow run
@@ -106,7 +106,7 @@ def login(
     client: RegisteredClient,
     *,
     user: str = "octocat",
-    resources: Sequence[str] = (),
+    resources: Sequence[str] = (DEFAULT_RESOURCE,),
 ) -> dict[str, Any]:
     """A complete authorization code flow; the token response."""
     code, verifier = authorization_code(http, issuer_url, client, user=user, resources=resources)
