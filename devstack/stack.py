@@ -117,8 +117,9 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
         "REDIS_URL": redis_url,
         "ISSUER_URL": plan.url("issuer"),
         "LOG_FORMAT": "text",
-        # The one service behind the gateway, for the issuer and the verifier alike.
-        "ALLOWED_RESOURCES": plan.url("gateway"),
+        # The one service behind the gateway, for the issuer and the verifier alike (the load
+        # tests add a second one for their wrong-service tokens).
+        "ALLOWED_RESOURCES": os.environ.get("ALLOWED_RESOURCES", plan.url("gateway")),
     }
     issuer_env = {
         **common,
