@@ -95,6 +95,17 @@ def test_redirect_uri_may_be_omitted_only_with_one_registered(settings: IssuerSe
     assert request(client=two, settings=settings, redirect_uri="https://app.example.org/cb2")
 
 
+def test_an_omitted_redirect_uri_never_selects_a_stored_invalid_one(
+    settings: IssuerSettings,
+) -> None:
+    # Registered before URIs were parsed: markup that must never reach a Location header.
+    legacy = ClientRecord(
+        "c1", {"redirect_uris": ['https://good.example/cb?a="><script>x</script>']}, 0, 0
+    )
+    with pytest.raises(PageError, match="not a valid URI"):
+        request(client=legacy, settings=settings, redirect_uri=None)
+
+
 def test_loopback_redirects_match_on_any_port(settings: IssuerSettings) -> None:
     native = ClientRecord("c1", {"redirect_uris": ["http://127.0.0.1/callback"]}, 0, 0)
     auth = request(client=native, settings=settings, redirect_uri="http://127.0.0.1:53124/callback")
