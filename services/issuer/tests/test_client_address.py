@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from authgate_issuer.client_address import client_address
+from authgate_issuer.web.client_address import client_address
 
 PROXIES = ("10.0.0.0/8", "127.0.0.1")
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from authgate_issuer.documents import Document, IssuerApp
+from authgate_issuer.web.fast_documents import Document, IssuerApp
 
 PATHS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks"]
 # Differ per answer by design: the clock and a fresh id per request.

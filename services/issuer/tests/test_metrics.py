@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.responses import Response
 
-from authgate_issuer import metrics
 from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.web import metrics
 
 
 def instrumented(settings: IssuerSettings) -> FastAPI:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from authgate_issuer.pages import ConsentView, consent_page
+from authgate_issuer.web.pages import ConsentView, consent_page
 
 RLO_NAME = "Acme \u202eecafer Tools"  # unterminated override, as a pre-check record could hold
 

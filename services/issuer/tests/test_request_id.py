@@ -15,9 +15,9 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
-from authgate_issuer import logs, request_id
 from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.web import logs, request_id
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from starlette.responses import Response
 
 from authgate_issuer.errors import InvalidRequest, OAuthError
-from authgate_issuer.responses import json_response
-from authgate_issuer.routing import DirectRoute
+from authgate_issuer.web.responses import json_response
+from authgate_issuer.web.routing import DirectRoute
 
 
 def _app() -> FastAPI:

@@ -10,8 +10,8 @@ from typing import Any
 from authgate_shared import http_server
 from authgate_shared.config import ConfigError
 
-from . import logs
 from .settings import IssuerSettings
+from .web import logs
 
 # Shared with the benchmark's bare FastAPI app, so both run under the same server settings.
 UVICORN_OPTIONS: dict[str, Any] = {

@@ -20,9 +20,7 @@ from starlette.responses import Response
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
-from . import logs, metrics, openapi, request_id
 from .context import IssuerContext, open_context
-from .documents import IssuerApp
 from .endpoints import (
     authorize,
     callback,
@@ -38,9 +36,11 @@ from .endpoints import (
 )
 from .errors import OAuthError
 from .keystore import load_key_ring, publish_jwks, ring_version
-from .middleware import BodyLimit, SecurityHeaders
-from .responses import json_response
 from .settings import IssuerSettings
+from .web import logs, metrics, openapi, request_id
+from .web.fast_documents import IssuerApp
+from .web.middleware import BodyLimit, SecurityHeaders
+from .web.responses import json_response
 
 LOG = logging.getLogger("authgate.issuer")
 JWKS_REPUBLISH_SECONDS = 30.0

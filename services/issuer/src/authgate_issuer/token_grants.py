@@ -13,18 +13,19 @@ from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 
-from . import logs, metrics, pkce
+from . import pkce
 from .allowlist import is_allowed
 from .context import IssuerContext
 from .credentials import hash_secret, new_id, new_secret
 from .errors import InvalidClient, InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient
 from .issuance import RefreshRefused, TokenResponse, new_grant, refresh_grant
 from .params import Params
-from .ratelimit import Hit
 from .resources import granted_services, validate_resources
 from .store import batch, clients, codes, grants
 from .store.clients import ClientRecord
 from .store.grants import Grant
+from .web import logs, metrics
+from .web.rate_limits import Hit
 
 
 def narrow_resources(requested: list[str], allowed: list[str], ctx: IssuerContext) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from .. import consent_cookie, logs, pages
+from .. import consent_cookie
 from ..authorization_request import (
     PageError,
     RedirectError,
@@ -23,6 +23,7 @@ from ..context import IssuerContext, get_context
 from ..store import pending as pending_store
 from ..store.clients import load_client
 from ..store.pending import Pending
+from ..web import logs, pages
 from .consent import CONSENT_PATH, github_login_url
 
 router = APIRouter()

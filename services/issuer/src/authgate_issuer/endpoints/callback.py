@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 
-from .. import consent_cookie, github, logs, pages
+from .. import consent_cookie, github
 from ..allowlist import is_allowed
 from ..authorization_request import AuthorizationRequest, error_redirect_url, redirect_url
 from ..context import IssuerContext, get_context
@@ -24,6 +24,7 @@ from ..errors import AccessDenied, InvalidRequest, OAuthError, ServerError, Temp
 from ..params import parse_query
 from ..store import codes
 from ..store import pending as pending_store
+from ..web import logs, pages
 
 router = APIRouter()
 

@@ -18,14 +18,15 @@ from starlette.responses import Response
 
 from authgate_shared.runtime import RandomBytes
 
-from .. import credentials, logs
+from .. import credentials
 from ..client_metadata import parse_json_object, validate_client_metadata
 from ..context import IssuerContext, get_context
 from ..errors import InvalidClientMetadata, InvalidToken
-from ..responses import NO_STORE, json_response
 from ..settings import IssuerSettings
 from ..store import grants
 from ..store.clients import ClientRecord, delete_client, load_client, replace_client
+from ..web import logs
+from ..web.responses import NO_STORE, json_response
 from .register import client_information
 
 router = APIRouter()

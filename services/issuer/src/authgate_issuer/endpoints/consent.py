@@ -13,13 +13,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from .. import consent_cookie, logs, pages
+from .. import consent_cookie
 from ..authorization_request import error_redirect_url
 from ..context import IssuerContext, get_context
 from ..errors import AccessDenied, InvalidRequest
 from ..params import parse_form
 from ..store import pending as pending_store
 from ..store.pending import Pending
+from ..web import logs, pages
 
 router = APIRouter()
 CONSENT_PATH = "/authorize/consent"

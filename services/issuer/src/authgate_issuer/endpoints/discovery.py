@@ -2,7 +2,7 @@
 
 The document only changes with configuration, so it is serialised once per process and served
 with an ETag and a public cache lifetime. ``GET`` is answered before the framework
-(``documents.IssuerApp``); this route serves what reaches it and describes it in OpenAPI.
+(``web.fast_documents.IssuerApp``); this route serves what reaches it and describes it in OpenAPI.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..context import context_of
-from ..documents import documents_of, response
+from ..web.fast_documents import documents_of, response
 
 router = APIRouter()
 

@@ -9,7 +9,7 @@ from authgate_shared import __version__
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 
 from ..context import IssuerContext, get_context
-from ..responses import json_response
+from ..web.responses import json_response
 
 router = APIRouter()
 

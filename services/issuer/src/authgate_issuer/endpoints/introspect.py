@@ -17,8 +17,8 @@ from authgate_shared.claims import GATEWAY_AUDIENCE, subject
 
 from ..client_auth import authenticate, read_form
 from ..context import IssuerContext, get_context
-from ..responses import json_response
 from ..token_lookup import AccessToken, RefreshToken, find_live_token
+from ..web.responses import json_response
 
 router = APIRouter()
 CLAIMS = ("scope", "client_id", "exp", "iat", "sub", "aud", "iss", "jti")

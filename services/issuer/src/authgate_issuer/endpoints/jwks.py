@@ -1,6 +1,6 @@
 """``GET /jwks``: the public JWK Set (RFC 7517 §5), current and previous signing keys.
 
-Answered before the framework (``documents.IssuerApp``); this route serves what reaches it
+Answered before the framework (``web.fast_documents.IssuerApp``); this route serves what reaches it
 and describes it in OpenAPI.
 """
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..context import context_of
-from ..documents import documents_of, response
+from ..web.fast_documents import documents_of, response
 
 router = APIRouter()
 

@@ -15,13 +15,13 @@ from starlette.responses import Response
 
 from authgate_shared.runtime import RandomBytes
 
-from .. import logs, metrics, ratelimit
 from ..client_metadata import parse_json_object, validate_client_metadata
 from ..context import context_of
 from ..credentials import hash_secret, new_id, new_secret
-from ..responses import json_response
-from ..routing import DirectRoute
 from ..store.clients import ClientRecord, save_client
+from ..web import logs, metrics, rate_limits
+from ..web.responses import json_response
+from ..web.routing import DirectRoute
 
 router = APIRouter(route_class=DirectRoute)
 
@@ -89,10 +89,10 @@ def issued_response(issued: IssuedClient, issuer_url: str) -> dict[str, Any]:
 @router.post("/register")
 async def register(request: Request) -> Response:
     ctx = context_of(request)
-    await ratelimit.limit_per_address(
+    await rate_limits.limit_per_address(
         ctx, request, "register", ctx.settings.register_rate_per_minute
     )
-    await ratelimit.cap_registrations(ctx)
+    await rate_limits.cap_registrations(ctx)
     data = parse_json_object(request.headers.get("content-type"), await request.body())
     metadata = validate_client_metadata(data, ctx.settings)
     now = ctx.now()

@@ -13,12 +13,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from .. import logs, metrics
 from ..client_auth import authenticate, read_form
 from ..context import IssuerContext, get_context
-from ..responses import json_response
 from ..store import grants
 from ..token_lookup import AccessToken, find_live_token
+from ..web import logs, metrics
+from ..web.responses import json_response
 
 router = APIRouter()
 

@@ -17,10 +17,10 @@ from .. import client_auth, token_grants
 from ..client_auth import read_form
 from ..context import context_of
 from ..errors import UnsupportedGrantType
-from ..ratelimit import address_hit
-from ..responses import json_response
-from ..routing import DirectRoute
 from ..store.grants import grant_id_of_refresh_token
+from ..web.rate_limits import address_hit
+from ..web.responses import json_response
+from ..web.routing import DirectRoute
 
 router = APIRouter(route_class=DirectRoute)
 

@@ -22,8 +22,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .endpoints import metrics as metrics_endpoint
-from .settings import IssuerSettings
+from ..endpoints import metrics as metrics_endpoint
+from ..settings import IssuerSettings
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 # Requests that match no route share one label, so scanners cannot grow the label set.

@@ -15,10 +15,10 @@ from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 
+from ..context import IssuerContext
+from ..errors import TooManyRequests
+from ..store import batch
 from .client_address import client_address
-from .context import IssuerContext
-from .errors import TooManyRequests
-from .store import batch
 
 MINUTE = 60
 HOUR = 3600

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse, Response
 
-from .settings import is_loopback_host
+from ..settings import is_loopback_host
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;"

@@ -20,12 +20,12 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..context import IssuerContext
+from ..keystore import KeyRing
+from ..metadata import server_metadata
+from ..settings import IssuerSettings
 from . import request_id
-from .context import IssuerContext
-from .keystore import KeyRing
-from .metadata import server_metadata
 from .middleware import SECURITY_HEADERS
-from .settings import IssuerSettings
 
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 JWKS_PATH = "/jwks"

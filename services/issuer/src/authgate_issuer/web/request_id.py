@@ -15,8 +15,8 @@ import secrets
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..settings import IssuerSettings
 from .logs import REQUEST_ID
-from .settings import IssuerSettings
 
 HEADER = b"x-request-id"
 _SAFE = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ..errors import ErrorCode
 from . import openapi_schemas as s
-from .errors import ErrorCode
 
 Operation = dict[str, Any]
 JSON = "application/json"
