@@ -9,7 +9,7 @@ import pytest
 import redis
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from authgate_issuer import keystore
+from authgate_issuer.store import keystore
 from testsupport.redis_server import RedisServer
 
 

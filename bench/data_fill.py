@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import redis
 
-from authgate_issuer.credentials import hash_secret, new_id
+from authgate_issuer.oauth.credentials import hash_secret, new_id
 from authgate_issuer.store.clients import ClientRecord, schedule_expiry
 from authgate_issuer.store.grants import Grant
 from authgate_shared import redis_keys

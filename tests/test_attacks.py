@@ -104,7 +104,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from authgate_issuer import keystore
+from authgate_issuer.store import keystore
 from authgate_shared.keys import rsa_public_jwk
 from testsupport import flows
 from testsupport.ports import free_port

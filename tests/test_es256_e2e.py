@@ -18,7 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from authgate_issuer import keystore
+from authgate_issuer.store import keystore
 from testsupport import flows
 from testsupport.stack import RESOURCE_A, Stack, StackOptions, running_stack
 

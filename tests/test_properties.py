@@ -28,10 +28,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from authgate_issuer.client_metadata import parse_json_object, validate_client_metadata
-from authgate_issuer.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidRequest
-from authgate_issuer.params import MULTI_VALUED, parse_form, parse_query
-from authgate_issuer.redirect_uris import redirect_uri_matches, uri_problem
+from authgate_issuer.oauth.client_metadata import parse_json_object, validate_client_metadata
+from authgate_issuer.oauth.errors import InvalidClientMetadata, InvalidRedirectUri, InvalidRequest
+from authgate_issuer.oauth.params import MULTI_VALUED, parse_form, parse_query
+from authgate_issuer.oauth.redirect_uris import redirect_uri_matches, uri_problem
 from authgate_issuer.settings import DEFAULT_APP_SCHEMES, IssuerSettings, is_loopback_host
 from authgate_verifier.app import VerifierApp
 from authgate_verifier.settings import VerifierSettings

@@ -17,7 +17,7 @@ import httpx
 import jwt
 import pytest
 
-from authgate_issuer import keystore
+from authgate_issuer.store import keystore
 from testsupport import flows
 from testsupport.browser_flow import Browser, new_pkce
 from testsupport.issuer import start_issuer

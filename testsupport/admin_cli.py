@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from authgate_issuer.admin.__main__ import main
 from authgate_issuer.app import create_app
-from authgate_issuer.issuance import TokenResponse, start_grant
+from authgate_issuer.oauth.issuance import TokenResponse, start_grant
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import grants
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from authgate_issuer import keystore
+from authgate_issuer.store import keystore
 
 from .github_standin import GitHubStandin
 from .issuer import issuer_env

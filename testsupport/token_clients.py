@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import redis.asyncio as aioredis
 
-from authgate_issuer.credentials import hash_secret
+from authgate_issuer.oauth.credentials import hash_secret
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import codes
 from authgate_issuer.store.clients import ClientRecord, save_client

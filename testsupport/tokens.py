@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authgate_issuer.context import IssuerContext
-from authgate_issuer.issuance import start_grant
-from authgate_issuer.keystore import publish_jwks
+from authgate_issuer.oauth.issuance import start_grant
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.store.keystore import publish_jwks
 from authgate_shared.runtime import Clock, system_clock
 
 from .issuer import issuer_env

@@ -12,7 +12,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from authgate_issuer.issuance import start_grant
+from authgate_issuer.oauth.issuance import start_grant
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared import claims as jwt_claims
 from authgate_shared import redis_keys

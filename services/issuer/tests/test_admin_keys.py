@@ -13,9 +13,9 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from authgate_issuer.issuance import start_grant
-from authgate_issuer.keystore import add_key, generate_private_key
+from authgate_issuer.oauth.issuance import start_grant
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.store.keystore import add_key, generate_private_key
 from authgate_shared import claims as jwt_claims
 from authgate_shared import redis_keys
 from authgate_shared.keys import parse_jwks

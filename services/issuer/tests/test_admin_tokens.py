@@ -10,7 +10,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from authgate_issuer.issuance import start_grant
+from authgate_issuer.oauth.issuance import start_grant
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store.clients import ClientRecord, save_client
 from authgate_shared import redis_keys

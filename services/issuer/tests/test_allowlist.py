@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authgate_issuer.allowlist import is_allowed
+from authgate_issuer.oauth.allowlist import is_allowed
 from authgate_issuer.settings import IssuerSettings
 
 

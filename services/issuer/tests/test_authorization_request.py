@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from authgate_issuer.authorization_request import (
+from authgate_issuer.oauth.authorization_request import (
     PageError,
     RedirectError,
     error_redirect_url,
@@ -15,7 +15,7 @@ from authgate_issuer.authorization_request import (
     requested_client_id,
     validate,
 )
-from authgate_issuer.errors import AccessDenied
+from authgate_issuer.oauth.errors import AccessDenied
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store.clients import ClientRecord
 

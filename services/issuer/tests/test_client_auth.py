@@ -13,9 +13,9 @@ from urllib.parse import quote_plus
 import pytest
 from fastapi.testclient import TestClient
 
-from authgate_issuer import client_auth
-from authgate_issuer.client_auth import Presented, check, parse_basic
-from authgate_issuer.errors import InvalidClient
+from authgate_issuer.oauth import client_auth
+from authgate_issuer.oauth.client_auth import Presented, check, parse_basic
+from authgate_issuer.oauth.errors import InvalidClient
 from authgate_issuer.settings import IssuerSettings
 from testsupport.client_config import shape
 from testsupport.token_clients import auth, register_client

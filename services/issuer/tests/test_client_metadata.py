@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from authgate_issuer.client_metadata import parse_json_object, validate_client_metadata
-from authgate_issuer.errors import InvalidClientMetadata, InvalidRedirectUri, OAuthError
+from authgate_issuer.oauth.client_metadata import parse_json_object, validate_client_metadata
+from authgate_issuer.oauth.errors import InvalidClientMetadata, InvalidRedirectUri, OAuthError
 from authgate_issuer.settings import IssuerSettings
 from testsupport.issuer import issuer_env
 

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from authgate_issuer import consent_cookie
-from authgate_issuer.keystore import load_key_ring
+from authgate_issuer.oauth import consent_cookie
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.store.keystore import load_key_ring
 from testsupport.browser_flow import Browser, new_pkce, store_client
 from testsupport.github_standin import GitHubStandin, hidden_fields, start_standin
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from authgate_issuer.metadata import server_metadata
+from authgate_issuer.oauth.server_metadata import server_metadata
 from authgate_issuer.settings import IssuerSettings
 
 EXPECTED_ENDPOINTS = {

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from authgate_issuer import github
+from authgate_issuer.login import github
 from authgate_issuer.settings import IssuerSettings
 from testsupport.github_standin import GitHubStandin, standin_login, start_standin
 from testsupport.ports import free_port

@@ -8,8 +8,8 @@ import time
 import orjson
 import redis
 
-from authgate_issuer.credentials import hash_secret
-from authgate_issuer.issuance import GrantRevoked, mint_access_token, start_grant
+from authgate_issuer.oauth.credentials import hash_secret
+from authgate_issuer.oauth.issuance import GrantRevoked, mint_access_token, start_grant
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import grants
 from authgate_shared import redis_keys

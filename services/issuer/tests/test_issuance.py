@@ -9,8 +9,8 @@ import jwt
 import orjson
 import redis
 
-from authgate_issuer.credentials import hash_secret
-from authgate_issuer.issuance import TokenResponse, start_grant
+from authgate_issuer.oauth.credentials import hash_secret
+from authgate_issuer.oauth.issuance import TokenResponse, start_grant
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared import claims as jwt_claims
 from authgate_shared import redis_keys

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 
-from authgate_issuer import keystore
 from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.store import keystore
 from authgate_shared.keys import ec_public_jwk, parse_jwks, rsa_public_jwk
 from testsupport.issuer import issuer_env
 from testsupport.pem import private_pem

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from authgate_issuer.app import create_app
-from authgate_issuer.errors import ErrorCode
+from authgate_issuer.oauth.errors import ErrorCode
 from authgate_issuer.settings import IssuerSettings
 from testsupport.issuer import issuer_env
 

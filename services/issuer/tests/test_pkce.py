@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from authgate_issuer import pkce
-from authgate_issuer.errors import InvalidGrant, InvalidRequest
+from authgate_issuer.oauth import pkce
+from authgate_issuer.oauth.errors import InvalidGrant, InvalidRequest
 from authgate_issuer.settings import IssuerSettings
 from testsupport.token_clients import (
     OMIT,

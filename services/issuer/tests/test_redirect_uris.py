@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authgate_issuer.errors import InvalidRedirectUri
-from authgate_issuer.redirect_uris import redirect_uri_matches, validate_redirect_uri
+from authgate_issuer.oauth.errors import InvalidRedirectUri
+from authgate_issuer.oauth.redirect_uris import redirect_uri_matches, validate_redirect_uri
 from authgate_issuer.settings import DEFAULT_APP_SCHEMES
 
 APP_SCHEMES = DEFAULT_APP_SCHEMES

@@ -14,9 +14,9 @@ import redis
 from fastapi.testclient import TestClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from authgate_issuer import issuance
 from authgate_issuer.app import create_app
-from authgate_issuer.credentials import hash_secret
+from authgate_issuer.oauth import issuance
+from authgate_issuer.oauth.credentials import hash_secret
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import grants
 from authgate_shared import redis_keys

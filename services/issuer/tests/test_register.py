@@ -13,7 +13,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from authgate_issuer.app import create_app
-from authgate_issuer.credentials import new_id, new_secret
+from authgate_issuer.oauth.credentials import new_id, new_secret
 from authgate_issuer.settings import IssuerSettings
 from authgate_shared import redis_keys
 from testsupport.service import ServiceProcess

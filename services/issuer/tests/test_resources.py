@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from authgate_issuer.errors import InvalidTarget
-from authgate_issuer.resources import RESOURCE_REQUIRED, validate_resources
+from authgate_issuer.oauth.errors import InvalidTarget
+from authgate_issuer.oauth.resource_indicators import RESOURCE_REQUIRED, validate_resources
 from authgate_issuer.settings import ConfigError, IssuerSettings
 
 SERVICES = "https://mcp-a.example.com,https://tools.example.com/github,https://tools.example.com/jira"

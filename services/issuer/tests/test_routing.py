@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
-from authgate_issuer.errors import InvalidRequest, OAuthError
+from authgate_issuer.oauth.errors import InvalidRequest, OAuthError
 from authgate_issuer.web.responses import json_response
 from authgate_issuer.web.routing import DirectRoute
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from authgate_issuer import token_grants
 from authgate_issuer.app import create_app
-from authgate_issuer.errors import InvalidClient
-from authgate_issuer.params import parse_pairs
+from authgate_issuer.oauth.errors import InvalidClient
+from authgate_issuer.oauth.params import parse_pairs
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store.clients import ClientRecord
 from authgate_shared import claims as jwt_claims

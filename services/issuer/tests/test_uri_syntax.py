@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authgate_issuer.uri_syntax import uri_syntax_problem
+from authgate_issuer.oauth.uri_syntax import uri_syntax_problem
 
 # RFC 3986 §1.1.2's examples, and the forms redirect URIs take.
 VALID = [

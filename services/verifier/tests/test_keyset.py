@@ -19,7 +19,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from authgate_issuer.keystore import add_key
+from authgate_issuer.store.keystore import add_key
 from authgate_shared.keys import ec_public_jwk, jwks_document, rsa_public_jwk
 from authgate_verifier.app import VerifierApp
 from authgate_verifier.keyset import MIN_RELOAD_INTERVAL

@@ -34,9 +34,9 @@ from .endpoints import (
     revoke,
     token,
 )
-from .errors import OAuthError
-from .keystore import load_key_ring, publish_jwks, ring_version
+from .oauth.errors import OAuthError
 from .settings import IssuerSettings
+from .store.keystore import load_key_ring, publish_jwks, ring_version
 from .web import logs, metrics, openapi, request_id
 from .web.fast_documents import IssuerApp
 from .web.middleware import BodyLimit, SecurityHeaders

@@ -14,8 +14,8 @@ from fastapi import Request
 from authgate_shared.redis_conn import create_redis
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
-from .keystore import KeyRing, load_key_ring
 from .settings import IssuerSettings
+from .store.keystore import KeyRing, load_key_ring
 
 
 @dataclass

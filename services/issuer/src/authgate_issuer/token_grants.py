@@ -13,14 +13,20 @@ from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 
-from . import pkce
-from .allowlist import is_allowed
 from .context import IssuerContext
-from .credentials import hash_secret, new_id, new_secret
-from .errors import InvalidClient, InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient
-from .issuance import RefreshRefused, TokenResponse, new_grant, refresh_grant
-from .params import Params
-from .resources import granted_services, validate_resources
+from .oauth import pkce
+from .oauth.allowlist import is_allowed
+from .oauth.credentials import hash_secret, new_id, new_secret
+from .oauth.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    InvalidTarget,
+    UnauthorizedClient,
+)
+from .oauth.issuance import RefreshRefused, TokenResponse, new_grant, refresh_grant
+from .oauth.params import Params
+from .oauth.resource_indicators import granted_services, validate_resources
 from .store import batch, clients, codes, grants
 from .store.clients import ClientRecord
 from .store.grants import Grant

@@ -16,7 +16,7 @@ from redis.exceptions import WatchError
 from authgate_shared import redis_keys
 from authgate_shared.runtime import system_random
 
-from ..credentials import hash_secret, new_secret
+from ..oauth.credentials import hash_secret, new_secret
 from ..store import grants as grants_store
 from ..store.clients import ClientRecord, delete_client, load_client
 from . import usage as usage_mod

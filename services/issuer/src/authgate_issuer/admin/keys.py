@@ -22,7 +22,7 @@ import orjson
 from authgate_shared import redis_keys
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 
-from ..keystore import (
+from ..store.keystore import (
     KeyDirLock,
     KeyRing,
     add_key,

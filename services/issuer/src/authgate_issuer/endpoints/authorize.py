@@ -10,8 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from .. import consent_cookie
-from ..authorization_request import (
+from ..context import IssuerContext, get_context
+from ..oauth import consent_cookie
+from ..oauth.authorization_request import (
     PageError,
     RedirectError,
     error_redirect_url,
@@ -19,7 +20,6 @@ from ..authorization_request import (
     requested_client_id,
     validate,
 )
-from ..context import IssuerContext, get_context
 from ..store import pending as pending_store
 from ..store.clients import load_client
 from ..store.pending import Pending

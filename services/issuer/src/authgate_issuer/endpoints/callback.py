@@ -16,12 +16,19 @@ from starlette.responses import Response
 
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
 
-from .. import consent_cookie, github
-from ..allowlist import is_allowed
-from ..authorization_request import AuthorizationRequest, error_redirect_url, redirect_url
 from ..context import IssuerContext, get_context
-from ..errors import AccessDenied, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable
-from ..params import parse_query
+from ..login import github
+from ..oauth import consent_cookie
+from ..oauth.allowlist import is_allowed
+from ..oauth.authorization_request import AuthorizationRequest, error_redirect_url, redirect_url
+from ..oauth.errors import (
+    AccessDenied,
+    InvalidRequest,
+    OAuthError,
+    ServerError,
+    TemporarilyUnavailable,
+)
+from ..oauth.params import parse_query
 from ..store import codes
 from ..store import pending as pending_store
 from ..web import logs, pages

@@ -18,10 +18,10 @@ from starlette.responses import Response
 
 from authgate_shared.runtime import RandomBytes
 
-from .. import credentials
-from ..client_metadata import parse_json_object, validate_client_metadata
 from ..context import IssuerContext, get_context
-from ..errors import InvalidClientMetadata, InvalidToken
+from ..oauth import credentials
+from ..oauth.client_metadata import parse_json_object, validate_client_metadata
+from ..oauth.errors import InvalidClientMetadata, InvalidToken
 from ..settings import IssuerSettings
 from ..store import grants
 from ..store.clients import ClientRecord, delete_client, load_client, replace_client

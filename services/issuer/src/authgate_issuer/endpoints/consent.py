@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from .. import consent_cookie
-from ..authorization_request import error_redirect_url
 from ..context import IssuerContext, get_context
-from ..errors import AccessDenied, InvalidRequest
-from ..params import parse_form
+from ..oauth import consent_cookie
+from ..oauth.authorization_request import error_redirect_url
+from ..oauth.errors import AccessDenied, InvalidRequest
+from ..oauth.params import parse_form
 from ..store import pending as pending_store
 from ..store.pending import Pending
 from ..web import logs, pages

@@ -15,9 +15,9 @@ from starlette.responses import Response
 
 from authgate_shared.claims import GATEWAY_AUDIENCE, subject
 
-from ..client_auth import authenticate, read_form
 from ..context import IssuerContext, get_context
-from ..token_lookup import AccessToken, RefreshToken, find_live_token
+from ..oauth.client_auth import authenticate, read_form
+from ..oauth.token_lookup import AccessToken, RefreshToken, find_live_token
 from ..web.responses import json_response
 
 router = APIRouter()

@@ -15,9 +15,9 @@ from starlette.responses import Response
 
 from authgate_shared.runtime import RandomBytes
 
-from ..client_metadata import parse_json_object, validate_client_metadata
 from ..context import context_of
-from ..credentials import hash_secret, new_id, new_secret
+from ..oauth.client_metadata import parse_json_object, validate_client_metadata
+from ..oauth.credentials import hash_secret, new_id, new_secret
 from ..store.clients import ClientRecord, save_client
 from ..web import logs, metrics, rate_limits
 from ..web.responses import json_response

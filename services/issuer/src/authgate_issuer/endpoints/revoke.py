@@ -13,10 +13,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from ..client_auth import authenticate, read_form
 from ..context import IssuerContext, get_context
+from ..oauth.client_auth import authenticate, read_form
+from ..oauth.token_lookup import AccessToken, find_live_token
 from ..store import grants
-from ..token_lookup import AccessToken, find_live_token
 from ..web import logs, metrics
 from ..web.responses import json_response
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .. import client_auth, token_grants
-from ..client_auth import read_form
+from .. import token_grants
 from ..context import context_of
-from ..errors import UnsupportedGrantType
+from ..oauth import client_auth
+from ..oauth.client_auth import read_form
+from ..oauth.errors import UnsupportedGrantType
 from ..store.grants import grant_id_of_refresh_token
 from ..web.rate_limits import address_hit
 from ..web.responses import json_response

@@ -20,7 +20,7 @@ from redis.asyncio.client import Pipeline
 from authgate_shared import redis_keys
 from authgate_shared.runtime import RandomBytes
 
-from ..credentials import hash_secret, new_secret
+from ..oauth.credentials import hash_secret, new_secret
 from .batch import Queue
 
 CODE_BYTES = 32  # 256 bits; OAuth 2.1 §10.10 asks for at least 128

@@ -20,8 +20,8 @@ import redis.asyncio as aioredis
 from authgate_shared import redis_keys
 from authgate_shared.runtime import RandomBytes
 
-from ..authorization_request import AuthorizationRequest
-from ..credentials import hash_secret, new_secret
+from ..oauth.authorization_request import AuthorizationRequest
+from ..oauth.credentials import hash_secret, new_secret
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..context import IssuerContext
-from ..keystore import KeyRing
-from ..metadata import server_metadata
+from ..oauth.server_metadata import server_metadata
 from ..settings import IssuerSettings
+from ..store.keystore import KeyRing
 from . import request_id
 from .middleware import SECURITY_HEADERS
 

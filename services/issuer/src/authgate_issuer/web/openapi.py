@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ..errors import ErrorCode
+from ..oauth.errors import ErrorCode
 from . import openapi_schemas as s
 
 Operation = dict[str, Any]

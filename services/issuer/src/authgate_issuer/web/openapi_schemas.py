@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from ..client_metadata import (
+from ..oauth.client_metadata import (
     APPLICATION_TYPES,
     AUTH_METHODS,
     GRANT_TYPES,
@@ -20,7 +20,7 @@ from ..client_metadata import (
     TEXT_MEMBERS,
     URL_MEMBERS,
 )
-from ..errors import ErrorCode
+from ..oauth.errors import ErrorCode
 
 Schema = dict[str, Any]
 

@@ -16,7 +16,7 @@ from redis.asyncio.client import Pipeline
 from authgate_shared import redis_keys
 
 from ..context import IssuerContext
-from ..errors import TooManyRequests
+from ..oauth.errors import TooManyRequests
 from ..store import batch
 from .client_address import client_address
 

@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
-from .settings import IssuerSettings
-from .web import metrics
+from ..settings import IssuerSettings
+from ..web import metrics
 
 USER_AGENT = "authgate-issuer"
 # GitHub logins: alphanumerics and hyphens; Enterprise managed users add "_shortcode". Never a

@@ -24,8 +24,8 @@ import re
 from collections.abc import Collection
 from urllib.parse import SplitResult, urlsplit
 
+from ..settings import is_loopback_host
 from .errors import InvalidRedirectUri
-from .settings import is_loopback_host
 from .uri_syntax import SCHEME, uri_syntax_problem
 
 MAX_URI_LENGTH = 2000

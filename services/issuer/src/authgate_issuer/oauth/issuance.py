@@ -19,10 +19,10 @@ from typing import Any, Required, TypedDict, Unpack
 from authgate_shared import claims as jwt_claims
 from authgate_shared import redis_keys
 
-from .context import IssuerContext
+from ..context import IssuerContext
+from ..store import batch, grants
+from ..store.grants import Grant
 from .credentials import hash_secret, new_id, new_secret
-from .store import batch, grants
-from .store.grants import Grant
 
 
 class GrantRevoked(Exception):

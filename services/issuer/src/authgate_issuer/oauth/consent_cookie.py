@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from authgate_shared.runtime import RandomBytes
 
+from ..settings import IssuerSettings
+from ..store.keystore import KeyRing
 from .authorization_request import AuthorizationRequest
 from .credentials import new_id
-from .keystore import KeyRing
-from .settings import IssuerSettings
 
 BROWSER_COOKIE = "__Host-authgate-browser"
 APPROVALS_COOKIE = "__Host-authgate-consent"

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from ..settings import IssuerSettings
 from .errors import InvalidClientMetadata, InvalidRedirectUri
 from .redirect_uris import uri_problem, validate_redirect_uri
-from .settings import IssuerSettings
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token")

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from authgate_shared.urls import canonical_uri
 
+from ..settings import IssuerSettings, is_loopback_host
 from .errors import InvalidTarget
-from .settings import IssuerSettings, is_loopback_host
 
 RESOURCE_REQUIRED = (
     "'resource' is required: this gateway issues each token for one MCP service (RFC 8707)."

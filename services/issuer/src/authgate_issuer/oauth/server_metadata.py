@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .settings import IssuerSettings
+from ..settings import IssuerSettings
 
 GRANT_TYPES = ["authorization_code", "refresh_token"]
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]

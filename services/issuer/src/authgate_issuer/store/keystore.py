@@ -33,7 +33,7 @@ from authgate_shared.keys import (
     signing_key,
 )
 
-from .settings import IssuerSettings
+from ..settings import IssuerSettings
 
 RSA_BITS = 3072
 CURRENT = "current"

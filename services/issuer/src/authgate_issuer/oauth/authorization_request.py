@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 
 import orjson
 
+from ..settings import IssuerSettings
+from ..store.clients import ClientRecord
 from .errors import (
     InvalidRequest,
     InvalidScope,
@@ -24,9 +26,7 @@ from .errors import (
 )
 from .params import Params, parse_query
 from .redirect_uris import redirect_uri_matches
-from .resources import validate_resources
-from .settings import IssuerSettings
-from .store.clients import ClientRecord
+from .resource_indicators import validate_resources
 
 # RFC 7636 §4.2: S256 challenge = BASE64URL(SHA256(verifier)) without padding: 43 characters.
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")

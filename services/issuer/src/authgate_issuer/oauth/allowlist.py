@@ -7,7 +7,7 @@ user; an empty list allows nobody (fail closed: a forgotten variable must not op
 
 from __future__ import annotations
 
-from .settings import IssuerSettings
+from ..settings import IssuerSettings
 
 
 def is_allowed(login: str, settings: IssuerSettings) -> bool:

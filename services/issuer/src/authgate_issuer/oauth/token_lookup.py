@@ -14,9 +14,9 @@ from typing import Any
 
 from authgate_shared import claims as jwt_claims
 
-from .context import IssuerContext
+from ..context import IssuerContext
+from ..store import grants
 from .credentials import hash_secret
-from .store import grants
 
 
 @dataclass(frozen=True)

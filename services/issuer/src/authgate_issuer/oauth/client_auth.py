@@ -27,11 +27,11 @@ from urllib.parse import unquote_plus
 
 from fastapi import Request
 
-from .context import IssuerContext
+from ..context import IssuerContext
+from ..store.clients import ClientRecord, load_client
 from .credentials import hash_secret, verify_secret
 from .errors import InvalidClient, InvalidRequest
 from .params import Params, parse_form
-from .store.clients import ClientRecord, load_client
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="authgate"'}
 FORM = "application/x-www-form-urlencoded"
