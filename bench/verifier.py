@@ -117,6 +117,8 @@ def _run(directory: Path, duration: int, place: cores.Placement) -> list[Result]
         passthrough = verifier(
             REVOCATION_CACHE_MS=REVOCATION_CACHE_MS, FORWARD_AUTH_TOKEN_HEADER="true"
         )
+        # Decision logging on for denials: an allowed request must cost what it does with it off.
+        logging_denials = verifier(REVOCATION_CACHE_MS=REVOCATION_CACHE_MS, LOG_DECISIONS="denied")
         path = verify_path(MCP_A)
         control_file = _verifier_200_headers(
             cached.url + path, with_valid, directory / "verifier-200-headers.json"
@@ -128,6 +130,7 @@ def _run(directory: Path, duration: int, place: cores.Placement) -> list[Result]
             ("valid token (Redis check each)", plain, with_valid),
             (f"valid token (cache {REVOCATION_CACHE_MS} ms)", cached, with_valid),
             ("valid, cache, X-Auth-Token sent", passthrough, with_valid),
+            ("valid, cache, LOG_DECISIONS=denied", logging_denials, with_valid),
             ("no token (401)", plain, fwd),
             ("revoked token (401)", plain, {**fwd, "Authorization": f"Bearer {revoked}"}),
         ]

@@ -11,6 +11,8 @@ from authgate_verifier.token_cache import TokenCache
 def verified(exp: int) -> VerifiedToken:
     return VerifiedToken(
         jti="g.n",
+        sub="github|octocat",
+        client_id="c1",
         redis_key="oauth:token:{g}.n",
         audiences=frozenset(),
         gateway_wide=True,

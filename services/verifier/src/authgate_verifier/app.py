@@ -13,6 +13,8 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
+from random import random as random_share
 from typing import Any
 
 import orjson
@@ -23,11 +25,13 @@ from authgate_shared.claims import InvalidToken, decode
 from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_pubsub_client, create_redis
 from authgate_shared.runtime import Clock, system_clock
 
+from . import logs
 from .challenge import BAD_REQUEST_CHALLENGE, Message, error_response
 from .decision import REVOKED, Denial, VerifiedToken, accept_claims, decide
+from .decision_log import DecisionLog
 from .errors import RedisUnavailable
 from .keyset import KeySet, static_keys
-from .metadata import WELL_KNOWN, metadata_document
+from .metadata import WELL_KNOWN, metadata_response
 from .metrics import Metrics
 from .resources import BadForwardedRequest, Resource, ResourceResolver
 from .revocation import RevocationChecker
@@ -47,6 +51,8 @@ EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
 MALFORMED = Denial(401, "invalid_token", "malformed", "token is not a JWT")
 # Not sent as an RFC 6750 error code (§3.1: none when credentials are absent); body only.
 NO_TOKEN = Denial(401, "invalid_request", "no_token", "bearer token required")
+BAD_REQUEST_DENIAL = Denial(400, "invalid_request", "bad_request", "")
+UNAVAILABLE_DENIAL = Denial(503, "temporarily_unavailable", "unavailable", "")
 UNAVAILABLE = error_response(
     503, "temporarily_unavailable", "token store unavailable, retry shortly", retry_after="1"
 )
@@ -61,6 +67,7 @@ class VerifierApp:
         *,
         clock: Clock = system_clock,
         monotonic: Clock = time.monotonic,
+        random: Callable[[], float] = random_share,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -87,6 +94,7 @@ class VerifierApp:
         self._counts = self.metrics.decisions
         self._latency = self.metrics.verify_latency
         self._require_resource_tokens = settings.require_resource_tokens
+        self.decisions = DecisionLog(settings.log_decisions, settings.log_allowed_sample, random)
         self._denials: dict[tuple[str, Denial], tuple[Message, Message]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriber: Redis | None = None
@@ -141,6 +149,8 @@ class VerifierApp:
             resource = self.resources.resolve(scope["query_string"], proto, host, uri)
         except BadForwardedRequest as exc:
             self._counts["bad_request"] += 1
+            if self.decisions.denied:
+                self.decisions.log_denied(BAD_REQUEST_DENIAL, None, None)
             await self._send_pair(
                 send, error_response(400, "invalid_request", str(exc), BAD_REQUEST_CHALLENGE)
             )
@@ -149,6 +159,8 @@ class VerifierApp:
         scheme, _, token = (auth or b"").partition(b" ")
         if scheme.lower() != b"bearer":
             self._counts["no_token"] += 1
+            if self.decisions.denied:
+                self.decisions.log_denied(NO_TOKEN, resource.uri, None)
             await self._challenge_missing(send, resource)
             return
         token = token.strip(b" ")
@@ -165,7 +177,7 @@ class VerifierApp:
                 verified, resource, require_resource_tokens=self._require_resource_tokens
             )
             if denial is not None:
-                await self._deny(send, denial, resource)
+                await self._deny(send, denial, resource, verified)
                 return
             revocation = self.revocation
             if not (
@@ -174,13 +186,17 @@ class VerifierApp:
             ):
                 # The verified claims stay cached: a replayed revoked token then costs one
                 # EXISTS, not a signature check.
-                await self._deny(send, REVOKED, resource)
+                await self._deny(send, REVOKED, resource, verified)
                 return
         except RedisUnavailable:
             self._counts["unavailable"] += 1
+            if self.decisions.denied:
+                self.decisions.log_denied(UNAVAILABLE_DENIAL, resource.uri, verified)
             await self._send_pair(send, UNAVAILABLE)
             return
         self._counts["allowed"] += 1
+        if self.decisions.allowed:
+            self.decisions.log_allowed(verified, resource.uri)
         await send(verified.ok_start)
         await send(EMPTY_BODY)
 
@@ -218,8 +234,16 @@ class VerifierApp:
             self._remember(key, pair)
         await self._send_pair(send, pair)
 
-    async def _deny(self, send: Send, denial: Denial, resource: Resource) -> None:
+    async def _deny(
+        self,
+        send: Send,
+        denial: Denial,
+        resource: Resource,
+        token: VerifiedToken | None = None,
+    ) -> None:
         self._counts[denial.reason] += 1
+        if self.decisions.denied:
+            self.decisions.log_denied(denial, resource.uri, token)
         key = (resource.uri, denial)
         pair = self._denials.get(key)
         if pair is None:
@@ -240,29 +264,11 @@ class VerifierApp:
         if scope["method"] not in ("GET", "HEAD"):
             await self._send_pair(send, METHOD_NOT_ALLOWED)
             return
-        headers = dict(scope["headers"])
-        try:
-            resource = self.resources.for_metadata_path(
-                scope["query_string"],
-                headers.get(b"x-forwarded-proto"),
-                headers.get(b"x-forwarded-host"),
-                path[len(WELL_KNOWN) :].rstrip("/"),
-            )
-        except BadForwardedRequest as exc:
-            await self._send_pair(send, error_response(400, "invalid_request", str(exc)))
-            return
-        except LookupError:
-            await self._send_pair(send, NOT_FOUND)
-            return
-        body = metadata_document(resource, self.settings.issuer_url, self.settings.scopes_supported)
-        await self._send(
-            send,
-            200,
-            body,
-            b"application/json",
-            (b"cache-control", b"public, max-age=300"),
-            (b"access-control-allow-origin", b"*"),
+        settings = self.settings
+        answer = metadata_response(
+            self.resources, scope, path, settings.issuer_url, settings.scopes_supported
         )
+        await self._send_pair(send, answer or NOT_FOUND)
 
     async def health(self, send: Send) -> None:
         uptime = int(self.clock() - self._started_at)
@@ -293,6 +299,13 @@ class VerifierApp:
     # Lifespan
 
     async def startup(self) -> None:
+        fields = logs.startup_fields(self.settings, keys_from_redis=self.keys.from_redis)
+        LOG.info(
+            "authgate-verifier %s starting: %s",
+            __version__,
+            " ".join(f"{k}={v}" for k, v in fields.items()),
+            extra={"fields": {"event": "startup", "version": __version__, **fields}},
+        )
         for warning in self.settings.warnings:
             LOG.warning(warning)
         try:

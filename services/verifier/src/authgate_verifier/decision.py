@@ -39,6 +39,8 @@ class Denial:
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
     jti: str
+    sub: str
+    client_id: str
     redis_key: str
     audiences: frozenset[str]
     gateway_wide: bool
@@ -86,6 +88,8 @@ def accept_claims(
     jti: str = claims["jti"]
     return VerifiedToken(
         jti=jti,
+        sub=sub,
+        client_id=client_id,
         redis_key=redis_keys.token(jti),
         audiences=aud,
         gateway_wide=GATEWAY_AUDIENCE in aud,

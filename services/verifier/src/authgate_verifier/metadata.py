@@ -8,10 +8,12 @@ issuer, and bearer tokens are accepted in the header only (RFC 6750 §2.1; never
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
-from .resources import Resource
+from .challenge import Message, error_response
+from .resources import BadForwardedRequest, Resource, ResourceResolver
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
@@ -26,3 +28,37 @@ def metadata_document(resource: Resource, issuer_url: str, scopes: Iterable[str]
             "bearer_methods_supported": ["header"],
         }
     )
+
+
+def metadata_response(
+    resolver: ResourceResolver,
+    scope: dict[str, Any],
+    path: str,
+    issuer_url: str,
+    scopes: Iterable[str],
+) -> tuple[Message, Message] | None:
+    """The ASGI start and body messages of ``path``'s metadata; None when no resource has it."""
+    headers = dict(scope["headers"])
+    try:
+        resource = resolver.for_metadata_path(
+            scope["query_string"],
+            headers.get(b"x-forwarded-proto"),
+            headers.get(b"x-forwarded-host"),
+            path[len(WELL_KNOWN) :].rstrip("/"),
+        )
+    except BadForwardedRequest as exc:
+        return error_response(400, "invalid_request", str(exc))
+    except LookupError:
+        return None
+    body = metadata_document(resource, issuer_url, scopes)
+    start: Message = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"public, max-age=300"),
+            (b"access-control-allow-origin", b"*"),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}

@@ -50,6 +50,16 @@ def _parse_prefixes(value: str) -> dict[str, tuple[str, ...]]:
     return {h: tuple(sorted(set(p), key=len, reverse=True)) for h, p in result.items()}
 
 
+def _parse_share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"must be a number above 0 and at most 1, got {value!r}")
+    return share
+
+
 def _parse_services(value: str) -> ServiceList:
     return parse_services(i.strip() for i in value.split(",") if i.strip())
 
@@ -95,6 +105,10 @@ class VerifierSettings:
     scopes_supported: tuple[str, ...]
     log_format: str
     log_level: str
+    log_decisions: str
+    """LOG_DECISIONS: off, denied (one line per denial) or all (allowed ones sampled too)."""
+    log_allowed_sample: float
+    """LOG_DECISIONS_SAMPLE: the share of allowed decisions logged with LOG_DECISIONS=all."""
     warnings: tuple[str, ...] = ()
 
     @classmethod
@@ -171,6 +185,8 @@ class VerifierSettings:
             scopes_supported=env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,)),
             log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_decisions=env.choice("LOG_DECISIONS", "off", ("off", "denied", "all")),
+            log_allowed_sample=env.parsed("LOG_DECISIONS_SAMPLE", 1.0, _parse_share),
             warnings=tuple(warnings),
         )
         env.check()
