@@ -21,6 +21,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python constraints.txt pyproject.toml shared/pyproject.toml services/issuer/pyproject.toml services/verifier/pyproject.toml
+	@echo "installing the pinned packages into $(VENV) (first run, or after the pins changed)..."
 	@command -v uv >/dev/null 2>&1 || [ -x $(BIN)/uv ] || $(BIN)/python -m pip install --quiet uv
 	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r constraints.txt
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation \

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from .redis_bin import find_redis_server
-from .stack import DEFAULT_PORTS, Plan, children, choose_proxy
+from .stack import DEFAULT_PORTS, Plan, busy_ports, children, choose_proxy, write_cli_env
 from .supervisor import Supervisor
 
 
@@ -26,6 +26,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             help=f"default {default} (env {env_name})",
         )
     parser.add_argument("--run-dir", type=Path, default=Path(".run"), help="state (default .run)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=os.environ.get("DEVSTACK_VERBOSE", "") not in ("", "0", "false"),
+        help="show Redis's and the proxy's output too (env DEVSTACK_VERBOSE=1); by default it"
+        " goes to <run-dir>/logs/",
+    )
     parser.add_argument(
         "--proxy",
         choices=["caddy", "nginx", "none"],
@@ -49,6 +56,8 @@ def banner(plan: Plan) -> list[str]:
         "Try it (401 with WWW-Authenticate: Bearer resource_metadata=...):",
         f"  curl -i {mcp}",
         f"Then add {mcp} to an MCP client (Claude, VS Code, MCP Inspector) and log in.",
+        "Admin CLI (reads this stack's Redis and keys from .run/authgate.env):",
+        "  .venv/bin/authgate clients list    (or make oauth-stats, make oauth-list-registrations)",
     ]
     return lines
 
@@ -58,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     proxy = choose_proxy() if args.proxy is None else (None if args.proxy == "none" else args.proxy)
     ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
     plan = Plan(ports, args.run_dir, proxy, dev_login=not os.environ.get("GITHUB_CLIENT_ID"))
-    supervisor = Supervisor()
+    busy = busy_ports(plan)
+    if busy:
+        for message in busy:
+            print(f"devstack | ERROR: {message}", flush=True)
+        return 1
+    supervisor = Supervisor(verbose=args.verbose, log_dir=args.run_dir / "logs")
     supervisor.install_signal_handlers()
     if proxy is None:
         supervisor.say(
@@ -68,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     code = 0
     try:
+        args.run_dir.mkdir(parents=True, exist_ok=True)
+        write_cli_env(plan)
         for child in children(plan, find_redis_server()):
             supervisor.start(child)
         for line in banner(plan):

@@ -108,6 +108,40 @@ def python_service(plan: Plan, name: str, module: str, env: dict[str, str], *ext
     return Child(name, args, env=env, ready=lambda: http_ready(plan.url(name) + "/health"))
 
 
+# Where ``make run`` records its Redis and keys for the ``authgate`` CLI run from the checkout
+# (read by authgate_issuer.admin.settings when nothing else is configured).
+CLI_ENV_FILE = "authgate.env"
+
+
+def busy_ports(plan: Plan) -> list[str]:
+    """One message per port another program holds, naming the setting that moves it."""
+    names = [n for n in plan.ports if n != "gateway" or plan.proxy is not None]
+    if not plan.dev_login:
+        names.remove("github")
+    busy = []
+    for name in names:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", plan.ports[name]))
+            except OSError:
+                busy.append(
+                    f"port {plan.ports[name]} ({name}) is in use: choose another with"
+                    f" DEVSTACK_{name.upper()}_PORT=<port> (or --{name}-port)"
+                )
+    return busy
+
+
+def write_cli_env(plan: Plan) -> Path:
+    """The CLI's settings for this stack: its Redis and keys (no secret: both are local)."""
+    path = plan.run_dir / CLI_ENV_FILE
+    keys = (plan.run_dir / "keys").resolve()
+    path.write_text(
+        "# Written by make run: what `authgate` uses from this checkout when nothing is set.\n"
+        f"REDIS_URL=redis://127.0.0.1:{plan.ports['redis']}/0\nKEYS_DIR={keys}\n"
+    )
+    return path
+
+
 def children(plan: Plan, redis_binary: str) -> list[Child]:
     redis_url = f"redis://127.0.0.1:{plan.ports['redis']}/0"
     keys_dir = plan.run_dir / "keys"
@@ -132,6 +166,7 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
             "redis",
             redis_command(redis_binary, plan.ports["redis"], plan.run_dir / "redis"),
             ready=lambda: redis_ready(redis_url),
+            quiet=True,
         )
     ]
     if plan.dev_login:
@@ -160,6 +195,7 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
                 args,
                 env=env,
                 ready=lambda: http_ready(gateway + "/.well-known/oauth-protected-resource"),
+                quiet=True,
             )
         )
     return result

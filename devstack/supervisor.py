@@ -14,9 +14,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+TAIL_LINES = 20
 COLOURS = ("36", "33", "35", "32", "34", "31")
 PR_SET_PDEATHSIG = 1
 # Looked up once in the parent: the child, between fork and exec, only makes the call.
@@ -37,12 +40,17 @@ class Child:
     env: Mapping[str, str] = field(default_factory=dict)
     ready: Callable[[], bool] | None = None
     process: subprocess.Popen[bytes] | None = None
+    quiet: bool = False
+    """Its output goes to its log file only (unless verbose); the tail is shown if it fails."""
 
 
 class Supervisor:
-    def __init__(self, width: int = 9) -> None:
+    def __init__(self, width: int = 9, *, verbose: bool = True, log_dir: Path | None = None) -> None:
         self.children: list[Child] = []
         self.width = width
+        self.verbose = verbose
+        self.log_dir = log_dir
+        self._tails: dict[str, deque[str]] = {}
         self.stopping = threading.Event()
         self.signal_name = "stop requested"
         self._print_lock = threading.Lock()
@@ -59,8 +67,30 @@ class Supervisor:
 
     def _pump(self, child: Child) -> None:
         assert child.process is not None and child.process.stdout is not None
+        tail = self._tails.setdefault(child.name, deque(maxlen=TAIL_LINES))
+        quiet = child.quiet and not self.verbose and self.log_dir is not None
+        log = None
+        if quiet:
+            assert self.log_dir is not None
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_dir / f"{child.name}.log", "a")  # noqa: SIM115 - the pump's
         for raw in child.process.stdout:
-            self.say(child.name, raw.decode(errors="replace").rstrip())
+            line = raw.decode(errors="replace").rstrip()
+            tail.append(line)
+            if log is None:
+                self.say(child.name, line)
+            else:
+                log.write(line + "\n")
+                log.flush()
+        if log is not None:
+            log.close()
+
+    def failed(self, child: Child, message: str) -> str:
+        """``message`` with the last lines of a quiet child's output, which were not shown."""
+        if not child.quiet or self.verbose:
+            return message
+        lines = "\n".join(f"    {line}" for line in self._tails.get(child.name, ()))
+        return f"{message}; its last output:\n{lines}" if lines else message
 
     def start(self, child: Child, timeout: float = 60.0) -> None:
         """Start ``child`` and wait until its ``ready`` check passes (or it dies)."""
@@ -78,7 +108,9 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while child.ready is not None and not child.ready():
             if child.process.poll() is not None or self.stopping.is_set():
-                raise RuntimeError(f"{child.name} exited with {child.process.returncode}")
+                time.sleep(0.2)  # let the pump read the last lines
+                message = f"{child.name} exited with {child.process.returncode}"
+                raise RuntimeError(self.failed(child, message))
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{child.name} was not ready after {timeout:.0f}s")
             time.sleep(0.2)
@@ -88,7 +120,8 @@ class Supervisor:
         while not self.stopping.is_set():
             for child in self.children:
                 if child.process is not None and child.process.poll() is not None:
-                    self.say(child.name, f"exited with {child.process.returncode}; stopping")
+                    message = f"exited with {child.process.returncode}; stopping"
+                    self.say(child.name, self.failed(child, message))
                     return 1
             self.stopping.wait(0.5)
         self.say("devstack", f"{self.signal_name}: stopping everything")

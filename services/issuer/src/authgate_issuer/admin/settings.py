@@ -42,7 +42,28 @@ class AdminSettings:
         return settings
 
 
+# ``make run`` records its Redis and keys here (relative to the checkout it runs in).
+LOCAL_STACK_FILE = Path(".run/authgate.env")
+# Any of these set means the operator configured the CLI: the local file is then ignored.
+CONFIGURING = ("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "KEYS_DIR", "GATEWAY_RSA_PRIVATE_KEY")
+
+
+def local_stack(environ: Mapping[str, str], file: Path = LOCAL_STACK_FILE) -> dict[str, str]:
+    """``make run``'s settings when the CLI runs from its checkout and nothing is configured
+    (so ``authgate clients list`` works against the local stack with no exported variables);
+    otherwise nothing."""
+    if any(name in environ for name in CONFIGURING) or not file.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for line in file.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not name.startswith("#") and name.strip() in CONFIGURING:
+            values[name.strip()] = value.strip()
+    return values
+
+
 def load(environ: Mapping[str, str] | None = None) -> AdminSettings:
-    """The settings from ``environ``, by default this process's environment (raises
-    ConfigError)."""
-    return AdminSettings.from_env(os.environ if environ is None else environ)
+    """The settings from ``environ``, by default this process's environment, completed by the
+    local stack's file when nothing is configured (raises ConfigError)."""
+    source = os.environ if environ is None else environ
+    return AdminSettings.from_env({**local_stack(source), **source})
