@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.synced
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps run test lint docs docs-serve bench loadtest chaos constraints clean \
+.PHONY: help setup system-deps run test lint docs docs-serve docs-screenshots bench loadtest chaos constraints clean \
 	oauth-list-registrations oauth-stats oauth-purge-expired oauth-purge-scan oauth-backup
 
 help:
@@ -53,6 +53,11 @@ docs: $(STAMP)
 
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve
+
+# The consent page's picture in the docs is the browser test's own screenshot.
+docs-screenshots: $(STAMP) system-deps
+	$(BIN)/pytest -q -p no:randomly tests/test_browser_consent.py -k test_deny_sends_access_denied
+	cp artifacts/consent-page.png docs/assets/consent-page.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
