@@ -13,8 +13,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from authgate_issuer import token_grants
 from authgate_issuer.app import create_app
+from authgate_issuer.oauth import grants
 from authgate_issuer.oauth.errors import InvalidClient
 from authgate_issuer.oauth.params import parse_pairs
 from authgate_issuer.settings import IssuerSettings
@@ -152,7 +152,7 @@ def test_a_request_refused_for_its_credentials_spends_the_code(
     client: TestClient, settings: IssuerSettings, creds: Credentials
 ) -> None:
     # The code is taken in the request's first round trip, before authentication decides
-    # (token_grants.Prefetched): one use, as for a code presented by another client.
+    # (oauth.grants.prefetch): one use, as for a code presented by another client.
     code = issue_code(settings, creds.client_id)
     wrong = Credentials(creds.client_id, "not-the-secret", creds.method)
     assert_error(redeem(client, wrong, code), "invalid_client", 401)
@@ -353,12 +353,11 @@ def test_grant_created_while_the_client_is_deleted_is_revoked(
 
     async def go() -> None:
         async with issuer_context(settings) as ctx:
-            taken = await token_grants.prefetch(ctx, None, "vanishing", code=code)
-            assert taken.client is None and taken.code is not None
+            form = grants.parse(parse_pairs(list(code_form(code).items())))
+            taken = await grants.prefetch(ctx, hit=None, client_id="vanishing", form=form)
+            assert taken.client is None and taken.for_grant is not None
             with pytest.raises(InvalidClient):
-                await token_grants.authorization_code(
-                    ctx, record, parse_pairs(list(code_form(code).items())), taken.code
-                )
+                await grants.handle(ctx, client=record, form=form, prefetched=taken.for_grant)
 
     asyncio.run(go())
     assert redis_client.keys(redis_keys.all_grants_pattern()) == []

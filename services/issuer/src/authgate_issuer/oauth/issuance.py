@@ -14,7 +14,7 @@ verifier's included) call ``start_grant`` instead of hand-crafting JWTs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Required, TypedDict, Unpack
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 
 from authgate_shared import claims as jwt_claims
 from authgate_shared import redis_keys
@@ -156,7 +156,7 @@ def new_grant(
 
     ``resources`` must already be validated and canonical; the grant keeps them as the upper
     bound for every later refresh (RFC 8707 §2.2: refresh may only narrow). ``grant_id`` lets
-    the caller record it before anything exists (see token_grants.authorization_code).
+    the caller record it before anything exists (see grants.authorization_code).
     """
     now = ctx.now()
     ttl = ctx.settings.refresh_token_lifetime
@@ -199,6 +199,14 @@ async def start_grant(ctx: IssuerContext, **request: Unpack[GrantRequest]) -> To
     return made.response(ctx)
 
 
+class Refreshed(NamedTuple):
+    """What ``refresh_grant`` returns."""
+
+    tokens: TokenResponse
+    after: list[Any]
+    """The results of the commands queued to run after the rotation (``after``)."""
+
+
 async def refresh_grant(
     ctx: IssuerContext,
     grant: Grant,
@@ -207,7 +215,7 @@ async def refresh_grant(
     scope: str,
     resources: list[str],
     after: batch.Queue = batch.nothing,
-) -> tuple[TokenResponse, list[Any]]:
+) -> Refreshed:
     """OAuth 2.1 §4.3.1: rotate the refresh token and mint the new access token as one step.
 
     The JWT is signed first; one script on the grant's slot then swaps the refresh-token hash
@@ -230,7 +238,16 @@ async def refresh_grant(
     )
     if rotation.status != "ok":
         raise RefreshRefused(rotation.status, rotation.revoked)
-    return _response(ctx, access_token, new_refresh, scope, token), rotation.after
+    tokens = _response(ctx, access_token, new_refresh, scope, token)
+    return Refreshed(tokens=tokens, after=rotation.after)
 
 
-__all__ = ["Grant", "GrantRevoked", "NewGrant", "RefreshRefused", "TokenResponse", "start_grant"]
+__all__ = [
+    "Grant",
+    "GrantRevoked",
+    "NewGrant",
+    "RefreshRefused",
+    "Refreshed",
+    "TokenResponse",
+    "start_grant",
+]

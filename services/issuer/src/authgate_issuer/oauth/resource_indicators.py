@@ -1,5 +1,5 @@
 """RFC 8707 resource indicators: validation and the service each one names, for /authorize and
-/token.
+/token, and the narrowing of a grant's resources at /token (``narrow_resources``).
 
 A resource must be an absolute URI without a fragment (RFC 8707 §2). MCP clients send the MCP
 server's URL, with varying case, trailing slashes and often the endpoint's path
@@ -71,3 +71,21 @@ def validate_resources(values: list[str], settings: IssuerSettings) -> list[str]
         if service not in services:
             services.append(service)
     return services
+
+
+def narrow_resources(
+    requested: list[str], granted: list[str], settings: IssuerSettings
+) -> list[str]:
+    """RFC 8707 §2.2: resources at the token endpoint may only narrow the granted ones.
+
+    No resource requested keeps the grant's; a grant without resources (gateway-wide) may be
+    narrowed to any resource of the gateway, and must be when tokens are bound to resources
+    (grants from before REQUIRE_RESOURCE_TOKENS), so no token is issued that verifiers refuse.
+    """
+    allowed = granted_services(granted, settings)
+    if not requested and (allowed or not settings.require_resource_tokens):
+        return allowed
+    canonical = validate_resources(requested, settings)
+    if allowed and any(resource not in allowed for resource in canonical):
+        raise InvalidTarget("resource was not part of the authorization grant")
+    return canonical

@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
+
+T = TypeVar("T")
 
 Queue = Callable[[Pipeline], None]
 """Queues commands on a pipeline; the results come back in the same order."""
@@ -65,6 +67,59 @@ class Script:
 _SCRIPTS: list[Script] = []
 
 
+@dataclass(frozen=True, eq=False)
+class Read(Generic[T]):
+    """Commands queued on a pipeline and the one value their replies make: how the reads of a
+    request share a round trip (``read``) yet come back by name, never by position.
+
+    Compared by identity: a Read is the key its value is looked up by (``Replies``)."""
+
+    queue: Queue
+    replies: int
+    """How many replies ``queue``'s commands give."""
+    decode: Callable[[Sequence[Any]], T]
+
+    def value(self, replies: Sequence[Any]) -> T:
+        """The value of this Read's own replies (e.g. the ``after`` results of ``around_script``)."""
+        if len(replies) != self.replies:
+            raise ValueError(f"expected {self.replies} replies, got {len(replies)}")
+        return self.decode(replies)
+
+
+def one_command(queue: Queue, decode: Callable[[Any], T]) -> Read[T]:
+    """A Read of one command, ``decode`` taking its reply."""
+    return Read(queue, replies=1, decode=lambda replies: decode(replies[0]))
+
+
+def constant(value: T) -> Read[T]:
+    """A Read that sends nothing: ``value`` is known without asking Redis."""
+    return Read(nothing, replies=0, decode=lambda _: value)
+
+
+class Replies:
+    """The values of the Reads of one pipeline, each looked up by its Read."""
+
+    def __init__(self, values: dict[Read[Any], Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, read: Read[T]) -> T:
+        value: T = self._values[read]
+        return value
+
+
+async def read(redis: aioredis.Redis, *reads: Read[Any]) -> Replies:
+    """``reads`` as one pipeline (``run``), each decoded from its own replies."""
+    results = await run(redis, chain(*(each.queue for each in reads)))
+    values: dict[Read[Any], Any] = {}
+    start = 0
+    for each in reads:
+        values[each] = each.value(results[start : start + each.replies])
+        start += each.replies
+    if start != len(results):
+        raise ValueError(f"the reads expected {start} replies, got {len(results)}")
+    return Replies(values)
+
+
 async def run(redis: aioredis.Redis, queue: Queue) -> list[Any]:
     """The commands of ``queue`` as one pipeline (no MULTI: they need not be atomic).
 
@@ -86,6 +141,15 @@ async def run(redis: aioredis.Redis, queue: Queue) -> list[Any]:
     raise NoScriptError("scripts could not be loaded")
 
 
+class ScriptRun(NamedTuple):
+    """What ``around_script`` returns."""
+
+    result: Any
+    """The script's result."""
+    after: list[Any]
+    """The results of the commands queued after the script."""
+
+
 async def around_script(
     redis: aioredis.Redis,
     script: Script,
@@ -94,9 +158,8 @@ async def around_script(
     *,
     before: Queue = nothing,
     after: Queue = nothing,
-) -> tuple[Any, list[Any]]:
-    """Run ``before``'s commands, then ``script``, then ``after``'s commands, in that order;
-    returns (the script's result, ``after``'s results).
+) -> ScriptRun:
+    """Run ``before``'s commands, then ``script``, then ``after``'s commands, in that order.
 
     ``before`` must be idempotent (see ``run``).
     """
@@ -105,7 +168,7 @@ async def around_script(
             await run(redis, before)
         result = await redis.register_script(script.source)(keys=keys, args=args)
         later = await run(redis, after) if after is not nothing else []
-        return result, later
+        return ScriptRun(result=result, after=later)
     at = 0
 
     def queue_all(pipe: Pipeline) -> None:
@@ -116,4 +179,4 @@ async def around_script(
         after(pipe)
 
     results = await run(redis, queue_all)
-    return results[at], results[at + 1 :]
+    return ScriptRun(result=results[at], after=results[at + 1 :])

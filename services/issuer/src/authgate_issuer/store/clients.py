@@ -10,6 +10,7 @@ keep it, KEEPTTL keeps the TTL), so the entry is written once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,8 @@ from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 from authgate_shared.redis_conn import RedisSettings, wait_for_replicas
+
+from . import batch
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,19 @@ def live_client(raw: bytes | str | None, now: float) -> ClientRecord | None:
         return None
     record = ClientRecord.from_json(raw)
     return None if record.is_expired(now) else record
+
+
+def read_client(client_id: str, *, clock: Callable[[], float]) -> batch.Read[ClientRecord | None]:
+    """The client as one pipelined read (store.batch): None when unknown or expired at
+    ``clock()`` once the reply is in; no command for an id no client can have."""
+    key = client_key(client_id)
+    if key is None:
+        return batch.constant(None)
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.get(key)
+
+    return batch.one_command(queue, lambda raw: live_client(raw, clock()))
 
 
 async def load_client(redis: aioredis.Redis, client_id: str, now: float) -> ClientRecord | None:

@@ -21,7 +21,7 @@ from authgate_shared import redis_keys
 from authgate_shared.runtime import RandomBytes
 
 from ..oauth.credentials import hash_secret, new_secret
-from .batch import Queue
+from . import batch
 
 CODE_BYTES = 32  # 256 bits; OAuth 2.1 §10.10 asks for at least 128
 
@@ -57,22 +57,22 @@ async def issue(
     return code
 
 
-def consume(code: str) -> Queue:
-    """Queue the atomic take of the code's record (GETDEL): of any number of concurrent
-    redemptions exactly one gets it; its result goes to ``taken``."""
+def take(code: str) -> batch.Read[AuthorizationCode | None]:
+    """The atomic take of the code's stored record (GETDEL), as one pipelined read: of any
+    number of concurrent redemptions exactly one gets it; None if unknown, expired or already
+    redeemed."""
 
     def queue(pipe: Pipeline) -> None:
         pipe.getdel(redis_keys.code(hash_secret(code)))
 
-    return queue
+    return batch.one_command(queue, _stored_code)
 
 
-def taken(raw: bytes | str | None) -> AuthorizationCode | None:
-    """The record a ``consume`` returned; None if unknown, expired or already redeemed."""
+def _stored_code(raw: bytes | str | None) -> AuthorizationCode | None:
     return None if raw is None else AuthorizationCode.from_json(raw)
 
 
-def mark_redeemed(code: str, *, grant_id: str, client_id: str, ttl: int) -> Queue:
+def mark_redeemed(code: str, *, grant_id: str, client_id: str, ttl: int) -> batch.Queue:
     """Queue the redeemed-code marker (idempotent: the same value again on a resend)."""
     value = orjson.dumps({"grant_id": grant_id, "client_id": client_id})
 

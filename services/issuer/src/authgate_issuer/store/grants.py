@@ -142,10 +142,10 @@ async def create_grant(
         keys.append(redis_keys.token(token.jti))
         args += token.script_args(now)
     args += [item for pair in grant.fields().items() for item in pair]
-    _, later = await batch.around_script(
+    run = await batch.around_script(
         redis, CREATE, keys, args, before=batch.chain(before, *indexes), after=after
     )
-    return later
+    return run.after
 
 
 def parse_grant(grant_id: str, raw: dict[Any, Any]) -> Grant | None:
@@ -165,6 +165,15 @@ def parse_grant(grant_id: str, raw: dict[Any, Any]) -> Grant | None:
         refresh_issued_at=int(data["refresh_issued_at"]),
         refresh_hash=data["refresh_hash"],
     )
+
+
+def read_grant(grant_id: str) -> batch.Read[Grant | None]:
+    """The grant as one pipelined read (store.batch); None when absent."""
+
+    def queue(pipe: Pipeline) -> None:
+        pipe.hgetall(redis_keys.grant(grant_id))
+
+    return batch.one_command(queue, lambda raw: parse_grant(grant_id, raw))
 
 
 async def load_grant(redis: aioredis.Redis, grant_id: str) -> Grant | None:
@@ -201,11 +210,11 @@ async def rotate(
         before = batch.chain(index_grant(grant, now + ttl, now), index_token(token, now))
         keys.append(redis_keys.token(token.jti))
         args += token.script_args(now)
-    result, later = await batch.around_script(redis, ROTATE, keys, args, before=before, after=after)
-    status = _text(result[0])
+    run = await batch.around_script(redis, ROTATE, keys, args, before=before, after=after)
+    status, *revoked = (_text(item) for item in run.result)
     if status == "ok" and token is None:
         await batch.run(redis, index_grant(grant, now + ttl, now))
-    return Rotation(status, [_text(j) for j in result[1:]], later)
+    return Rotation(status=status, revoked=revoked, after=run.after)
 
 
 async def mint_token(
@@ -216,8 +225,8 @@ async def mint_token(
     grant_id = redis_keys.grant_id_of_jti(jti)
     keys = [redis_keys.grant(grant_id), redis_keys.grant_tokens(grant_id), redis_keys.token(jti)]
     args = [*_script_args(grant_id)[:2], *token.script_args(now)]
-    stored, _ = await batch.around_script(redis, MINT, keys, args, before=index_token(token, now))
-    return bool(stored)
+    run = await batch.around_script(redis, MINT, keys, args, before=index_token(token, now))
+    return bool(run.result)
 
 
 async def load_token_record(redis: aioredis.Redis, jti: str) -> dict[str, object] | None:

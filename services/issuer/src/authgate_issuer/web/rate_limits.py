@@ -7,6 +7,7 @@ one ``INCR`` + ``EXPIRE`` pipeline per request and keeps no per-client state bey
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,8 @@ HOUR = 3600
 
 @dataclass(frozen=True)
 class Hit:
-    """One request counted in a fixed window; queued on a pipeline with the request's other
-    commands (store.batch), then checked against its results."""
+    """One request counted in a fixed window; its count is read with the request's other
+    commands (``read``, store.batch), then checked (``check``)."""
 
     key: str
     limit: int
@@ -35,21 +36,32 @@ class Hit:
     now: int
     message: str
 
-    def queue(self, pipe: Pipeline) -> None:
-        # SET NX EX then INCR rather than EXPIRE NX, which needs Redis 7; the bundled Redis of
-        # `make run` on machines without redis-server is 6.2.
-        pipe.set(self.key, 0, ex=self.window + 1, nx=True)
-        pipe.incr(self.key)
+    def read(self) -> batch.Read[int]:
+        """Count the hit; the value is the window's count, this hit included."""
 
-    def check(self, results: list[Any]) -> None:
-        """429 with Retry-After when over the limit; ``results`` are this hit's two."""
-        if int(results[1]) > self.limit:
+        def queue(pipe: Pipeline) -> None:
+            # SET NX EX then INCR rather than EXPIRE NX, which needs Redis 7; the bundled Redis
+            # of `make run` on machines without redis-server is 6.2.
+            pipe.set(self.key, 0, ex=self.window + 1, nx=True)
+            pipe.incr(self.key)
+
+        def counted(replies: Sequence[Any]) -> int:
+            _created, count = replies
+            return int(count)
+
+        return batch.Read(queue, replies=2, decode=counted)
+
+    def check(self, count: int) -> None:
+        """429 with Retry-After when ``count`` (this window's, from ``read``) is over the limit."""
+        if count > self.limit:
             retry_after = self.window - self.now % self.window or self.window
             raise TooManyRequests(self.message, headers={"Retry-After": str(retry_after)})
 
     async def count(self, ctx: IssuerContext) -> None:
         """Count and check on its own (one round trip)."""
-        self.check(await batch.run(ctx.redis, self.queue))
+        counted = self.read()
+        replies = await batch.read(ctx.redis, counted)
+        self.check(replies[counted])
 
 
 def address_hit(ctx: IssuerContext, request: Request, route: str, per_minute: int) -> Hit | None:
@@ -62,7 +74,8 @@ def address_hit(ctx: IssuerContext, request: Request, route: str, per_minute: in
     )
     now = ctx.now()
     key = redis_keys.rate_limit(route, address, now // MINUTE)
-    return Hit(key, per_minute, MINUTE, now, f"too many {route} requests; retry later")
+    message = f"too many {route} requests; retry later"
+    return Hit(key=key, limit=per_minute, window=MINUTE, now=now, message=message)
 
 
 async def limit_per_address(
@@ -81,4 +94,5 @@ async def cap_registrations(ctx: IssuerContext) -> None:
         return
     now = ctx.now()
     message = "the registration limit of this server is reached; retry later"
-    await Hit(redis_keys.registrations_counter(now // HOUR), cap, HOUR, now, message).count(ctx)
+    key = redis_keys.registrations_counter(now // HOUR)
+    await Hit(key=key, limit=cap, window=HOUR, now=now, message=message).count(ctx)
