@@ -1,11 +1,11 @@
 """Property-based tests (hypothesis) of the parsers that read attacker-controlled input.
 
-* the redirect URI validator and matcher (``authgate_issuer.redirect_uris``): never accepts
+* the redirect URI validator and matcher (``authgate_issuer.oauth.redirect_uris``): never accepts
   userinfo, a fragment, http on a non-loopback host or a script scheme; accepts generated valid
   https URIs; exact matching never lets a look-alike through;
-* the OAuth parameter parsers (``authgate_issuer.params``): round-trip, repeated parameters
+* the OAuth parameter parsers (``authgate_issuer.oauth.params``): round-trip, repeated parameters
   refused, empty values absent, arbitrary bytes never raise anything but ``invalid_request``;
-* the registration JSON parser (``authgate_issuer.client_metadata``): arbitrary bodies and
+* the registration JSON parser (``authgate_issuer.oauth.client_metadata``): arbitrary bodies and
   metadata objects end in a registered record or an RFC 7591 error, never another exception;
 * the verifier's Authorization-header parsing (through the ASGI app, real Redis, a real token):
   every spelling of ``Bearer <the token>`` is accepted, nothing else ever is, and nothing

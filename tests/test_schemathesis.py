@@ -1,7 +1,7 @@
 """schemathesis against the issuer's own ``/openapi.json``, served by a real issuer process.
 
 The served document declares every request body, query parameter and status code of the issuer
-(``authgate_issuer.openapi``), so it is fuzzed as served, no patched copy. Every operation gets at
+(``authgate_issuer.web.openapi``), so it is fuzzed as served, no patched copy. Every operation gets at
 most 25 examples per mode (positive; negative where it has inputs to break), 5 s each, checked
 for: no 5xx, a documented status code, a documented content type, the documented headers
 (``Location``, ``Retry-After``, ``WWW-Authenticate``) and a body that matches the schema.

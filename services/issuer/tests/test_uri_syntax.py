@@ -1,4 +1,4 @@
-"""The RFC 3986 grammar check (``authgate_issuer.uri_syntax``), alone: syntax only, no policy."""
+"""The RFC 3986 grammar check (``authgate_issuer.oauth.uri_syntax``), alone: syntax only, no policy."""
 
 from __future__ import annotations
 

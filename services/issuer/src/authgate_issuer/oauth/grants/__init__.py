@@ -68,7 +68,8 @@ GRANTS: dict[str, GrantType[Any, Any]] = {
     authorization_code.GRANT_TYPE: _AUTHORIZATION_CODE,
     refresh_token.GRANT_TYPE: _REFRESH_TOKEN,
 }
-"""The registry: ``grant_type`` -> its grant module (also the RFC 8414 ``grant_types_supported``)."""
+"""The registry: ``grant_type`` -> its grant module. RFC 8414 ``grant_types_supported``
+(``oauth.server_metadata.GRANT_TYPES``) must list the same grant types."""
 
 
 @dataclass(frozen=True)
