@@ -49,10 +49,10 @@ test: $(STAMP) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 docs-serve: $(STAMP)
-	$(BIN)/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 # The consent page's picture in the docs is the browser test's own screenshot.
 docs-screenshots: $(STAMP) system-deps

@@ -1,4 +1,4 @@
-"""The README's Sentinel and Cluster compose overrides, checked statically (no Docker engine here).
+"""The documented Sentinel and Cluster compose overrides (docs/deployment.md), checked statically (no Docker engine here).
 
 Each override must parse, extend only services of compose.yaml or define its own, use compose's
 networks, set variables the services really read, and give a ``REDIS_URL`` that Authgate parses
@@ -17,8 +17,8 @@ import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the pins
 from authgate_shared.redis_urls import parse_redis_url
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
-SCALING = README.split("<!-- section:scaling -->", 1)[1].split("<!-- /section:scaling -->", 1)[0]
+DOC = (ROOT / "docs" / "deployment.md").read_text()
+SCALING = DOC.split("## Redis topologies with Compose", 1)[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
 ENV_EXAMPLE = (ROOT / ".env.example").read_text()
 REDIS_ENV = (ROOT / "shared/src/authgate_shared/redis_conn.py").read_text()
