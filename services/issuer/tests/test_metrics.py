@@ -145,3 +145,10 @@ def test_real_endpoints_record_their_events(app: TestClient) -> None:
     values = scrape(app)
     assert value(values, "authgate_issuer_registrations_total") == 1
     assert value(values, "authgate_issuer_tokens_issued_total") == 0
+
+
+def test_no_created_series_are_exported(app: TestClient) -> None:
+    assert app.get("/health").status_code == 200
+    text = app.get("/metrics").text
+    assert "authgate_issuer_requests_total" in text
+    assert "_created" not in text

@@ -19,11 +19,15 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..endpoints import metrics as metrics_endpoint
 from ..settings import IssuerSettings
+
+# Every counter and histogram would otherwise carry a `*_created` series (a timestamp per
+# label set) that no dashboard reads; off for the whole process, which serves only this app.
+disable_created_metrics()
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 # Requests that match no route share one label, so scanners cannot grow the label set.
