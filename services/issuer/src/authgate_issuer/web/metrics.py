@@ -27,7 +27,7 @@ from ..settings import IssuerSettings
 
 # Every counter and histogram would otherwise carry a `*_created` series (a timestamp per
 # label set) that no dashboard reads; off for the whole process, which serves only this app.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 # Requests that match no route share one label, so scanners cannot grow the label set.
