@@ -3,50 +3,37 @@ line to try, that line answers 401 with the verifier's challenge, and Ctrl-C sto
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from devstack.stack import DEFAULT_PORTS
-from testsupport.ports import free_port
+from testsupport.devstack_run import DevstackRun
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    for line in process.stdout:
-        lines.append(line.rstrip())
-        if needle in line:
-            return lines
-        assert time.monotonic() < deadline, "\n".join(lines)
-    raise AssertionError("devstack exited early:\n" + "\n".join(lines))
+def admin_cli(run: DevstackRun, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``authgate ARGS`` from ``cwd`` with no Redis or key settings in its environment."""
+    env = {k: v for k, v in run.env.items() if not k.startswith(("REDIS_", "KEYS_DIR"))}
+    return subprocess.run(
+        [sys.executable, "-m", "authgate_issuer.admin", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in DEFAULT_PORTS}
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.update({f"DEVSTACK_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.pop("GITHUB_CLIENT_ID", None)
-    run_dir = tmp_path / ".run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--run-dir", str(run_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lines = wait_for_line(process, "authgate clients list", timeout=90)
+    run = DevstackRun.on_free_ports(tmp_path / ".run")
+    ports, run_dir = run.ports, run.run_dir
+    with run.started() as process:
+        lines = run.lines
         gateway = f"http://127.0.0.1:{ports['gateway']}/mcp"
         shown = [line for line in lines if line.startswith("devstack")]
         assert any(line.endswith(f"  curl -i {gateway}") for line in shown), shown
@@ -63,24 +50,9 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert not any(line.startswith(("redis ", "caddy ", "nginx ")) for line in lines), lines
         assert (run_dir / "logs" / "redis.log").read_text()
         # The admin CLI, run from the checkout with nothing exported, finds this stack.
-        cli_env = {k: v for k, v in env.items() if not k.startswith(("REDIS_", "KEYS_DIR"))}
-        listed = subprocess.run(
-            [sys.executable, "-m", "authgate_issuer.admin", "tokens", "stats"],
-            cwd=tmp_path,
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        listed = admin_cli(run, tmp_path, "tokens", "stats")
         assert listed.returncode == 0, listed.stderr
-        keys = subprocess.run(
-            [sys.executable, "-m", "authgate_issuer.admin", "keys", "list"],
-            cwd=tmp_path,
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        keys = admin_cli(run, tmp_path, "keys", "list")
         assert keys.returncode == 0 and " current " in keys.stdout, keys
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
@@ -92,29 +64,18 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
                 raise AssertionError(f"something still listens on {port}")
             except httpx.TransportError:
                 pass
-    finally:
-        # SIGINT first: devstack then stops its children, which SIGKILL would leave running.
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
 
 
 def test_make_run_names_the_variable_of_a_busy_port_and_starts_nothing(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in DEFAULT_PORTS}
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.update({f"DEVSTACK_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.pop("GITHUB_CLIENT_ID", None)
+    run = DevstackRun.on_free_ports(tmp_path / ".run")
+    ports = run.ports
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", ports["gateway"]))
         taken.listen()
         done = subprocess.run(
-            [sys.executable, "-m", "devstack", "--run-dir", str(tmp_path / ".run")],
+            run.command,
             cwd=ROOT,
-            env=env,
+            env=run.env,
             capture_output=True,
             text=True,
             timeout=60,

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,8 @@ import pytest
 
 from devstack.stack import DEFAULT_PORTS
 from testsupport.browser_flow import Browser
+from testsupport.devstack_run import DevstackRun
 from testsupport.github_standin import standin_login
-from testsupport.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = (ROOT / "docs" / "getting-started.md").read_text()
@@ -69,34 +67,9 @@ def json_values(text: str) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tour]:
-    ports = {name: free_port() for name in DEFAULT_PORTS}
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.update({f"DEVSTACK_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.pop("GITHUB_CLIENT_ID", None)
-    run_dir = tmp_path_factory.mktemp("tour") / ".run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--run-dir", str(run_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        for line in process.stdout:
-            if "authgate clients list" in line:
-                break
-        else:
-            raise AssertionError("make run exited before its banner")
-        yield Tour(ports)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+    run = DevstackRun.on_free_ports(tmp_path_factory.mktemp("tour") / ".run")
+    with run.started():
+        yield Tour(run.ports)
 
 
 def test_the_tour_works_as_written(tour: Tour) -> None:
