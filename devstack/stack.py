@@ -177,7 +177,7 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
             "GITHUB_API_URL": github,
         }
         callback = ["--callback-url", plan.url("issuer") + "/callback"]
-        result.append(python_service(plan, "github", "authgate_issuer.devlogin", {}, *callback))
+        result.append(python_service(plan, "github", "devstack.github_standin", {}, *callback))
         result[-1].ready = lambda: port_open(plan.ports["github"])
     result += [
         python_service(plan, "issuer", "authgate_issuer", issuer_env),

@@ -1,4 +1,4 @@
-"""The GitHub stand-in (``authgate_issuer.devlogin``) as a real process, for tests.
+"""The GitHub stand-in (``devstack.github_standin``) as a real process, for tests.
 
 standin = start_standin(tmp_path)              # any login may sign in
 env = issuer_env(redis_url, keys_dir, **standin.issuer_env())
@@ -11,6 +11,7 @@ standin.stop()
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from .service import ServiceProcess, python_module
 
 DEV_CLIENT_ID = "authgate-dev"
 DEV_CLIENT_SECRET = "authgate-dev"
+ROOT = Path(__file__).resolve().parents[1]
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
@@ -41,8 +43,9 @@ class GitHubStandin(ServiceProcess):
         for user in users:
             args += ["--user", user]
         super().__init__(
-            python_module("authgate_issuer.devlogin", *args, *extra_args),
-            {},
+            python_module("devstack.github_standin", *args, *extra_args),
+            # dev-only code under the repository's devstack/, not an installed package
+            {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
             log_dir / "github-standin.log",
             port=port,
             health_path="/_standin/health",
@@ -70,7 +73,7 @@ class GitHubStandin(ServiceProcess):
         user: str = "none",
         delay: float = 30.0,
     ) -> None:
-        """Replace the injected faults (see ``authgate_issuer.devlogin.__main__``)."""
+        """Replace the injected faults (see ``devstack.github_standin.__main__``)."""
         body = {"token": token, "user": user, "delay": delay}
         httpx.post(f"{self.url}/_standin/faults", json=body, timeout=5).raise_for_status()
 

@@ -1,4 +1,4 @@
-"""``authgate-github-standin``: a local stand-in for GitHub's OAuth app endpoints and API.
+"""``python -m devstack.github_standin``: a local stand-in for GitHub's OAuth app endpoints and API.
 
 Used by the tests and as the **dev login** of ``make run`` (issuer with AUTHGATE_DEV_LOGIN=true,
 GITHUB_BASE_URL and GITHUB_API_URL pointing here). Anyone can sign in as any user: it only
@@ -51,7 +51,7 @@ def _is_loopback(host: str) -> bool:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="authgate-github-standin", description="local GitHub stand-in (dev login, tests)"
+        prog="python -m devstack.github_standin", description="local GitHub stand-in (dev login, tests)"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if not _is_loopback(args.host) and not args.unsafe_listen_anywhere:
         raise SystemExit(
-            "authgate-github-standin: refusing a non-loopback --host: anyone could sign in as "
+            "github-standin: refusing a non-loopback --host: anyone could sign in as "
             "anyone (pass --unsafe-listen-anywhere inside an isolated dev network only)"
         )
     state = StandinState(
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                 if item.strip():
                     state.add_user(item)
     except ValueError as exc:
-        raise SystemExit(f"authgate-github-standin: {exc}") from None
+        raise SystemExit(f"github-standin: {exc}") from None
     logging.basicConfig(level=logging.INFO)
     LOG.warning(
         "GITHUB STAND-IN on http://%s:%s: NOT GitHub, anyone can sign in as anyone; "

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from authgate_issuer.devlogin.__main__ import main
+from devstack.github_standin.__main__ import main
 from testsupport.github_standin import GitHubStandin, standin_login, start_standin
 
 CALLBACK = "http://127.0.0.1:1/callback"
