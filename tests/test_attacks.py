@@ -28,7 +28,7 @@ cover what the per-component suites do not; the rest of the index points at thos
 * revoked token
     services/verifier/tests/test_app.py::test_revoked_token_is_refused_on_the_next_request; tests/test_proxies_e2e.py::test_revoked_token_is_refused_on_the_next_request; here (access token, whole grant via its refresh token): test_revocations_reach_the_verifier; a signed token whose jti has no record: test_forged_tokens_are_refused[jti-without-record]
 * token of a deleted client
-    services/issuer/tests/test_token.py::test_deleted_clients_refresh_tokens_are_dead; here (at the verifier): test_revocations_reach_the_verifier
+    services/issuer/tests/test_refresh.py::test_deleted_clients_refresh_tokens_are_dead; here (at the verifier): test_revocations_reach_the_verifier
 * header injection through claims into ``X-User-*``
     services/verifier/tests/test_app.py::test_header_injection_through_claims_is_refused (github_username); services/verifier/tests/test_decision.py::test_unsafe_or_missing_identity_claims_are_refused; here (sub, client_id, scope, NUL): test_claims_cannot_inject_headers; proxies strip client-sent identity headers: tests/test_proxies_e2e.py::test_valid_token_reaches_upstream_with_the_verifiers_identity_only
 **Authorization**
@@ -65,7 +65,7 @@ cover what the per-component suites do not; the rest of the index points at thos
 * an unusable GitHub account reported as an outage ("retry shortly")
     tests/test_attacks_metadata.py: test_an_unusable_github_account_is_access_denied_not_an_outage; services/issuer/tests/test_github.py::test_an_unusable_account_is_not_an_outage
 * allowlist bypasses (case, whitespace, empty list, ``*``)
-    services/issuer/tests/test_allowlist.py::test_allowlist, ::test_a_star_inside_a_login_is_not_a_wildcard; services/issuer/tests/test_callback.py::test_allowlist; services/issuer/tests/test_token.py::test_refresh_rechecks_the_allowlist
+    services/issuer/tests/test_allowlist.py::test_allowlist, ::test_a_star_inside_a_login_is_not_a_wildcard; services/issuer/tests/test_callback.py::test_allowlist; services/issuer/tests/test_refresh.py::test_refresh_rechecks_the_allowlist
 **Clients and tokens**
 * RFC 7592 with another client's registration token
     services/issuer/tests/test_client_config.py::test_every_authentication_failure_looks_the_same
