@@ -72,7 +72,7 @@ cover what the per-component suites do not; the rest of the index points at thos
 * guessing registration tokens (no oracle, constant time)
     services/issuer/tests/test_client_config.py::test_every_authentication_failure_looks_the_same, ::test_tokens_are_compared_in_constant_time_even_for_unknown_clients
 * refresh token reuse; cross-client refresh
-    services/issuer/tests/test_token.py::test_refresh_reuse_revokes_the_whole_family, ::test_refresh_is_bound_to_the_client
+    services/issuer/tests/test_refresh.py::test_refresh_reuse_revokes_the_whole_family, ::test_refresh_is_bound_to_the_client
 * revoke / introspect another client's token
     services/issuer/tests/test_revoke.py::test_another_clients_token_is_not_revoked; services/issuer/tests/test_introspect.py::test_another_clients_tokens_are_inactive
 * confidential client without or with a wrong secret
