@@ -11,7 +11,6 @@ import itertools
 import re
 import shlex
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,9 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the pins
 
+from testsupport.compose_file import SERVICES, labels
+
 ROOT = Path(__file__).resolve().parents[1]
-COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
-SERVICES: dict[str, Any] = COMPOSE["services"]
 IDENTITY_HEADERS = {"X-User-Id", "X-User-Name", "X-Auth-Token", "X-Client-Id", "X-Scopes"}
 
 # Our services: compose name -> (Dockerfile, package source dir, pyproject of the console script).
@@ -51,7 +50,7 @@ def env_names_read_by(package_dir: Path) -> set[str]:
     sources += [p.read_text() for p in [package_dir / "demo_mcp.py"] if p.exists()]
     text = "\n".join(sources)
     if "redis_settings_from_env" in text:
-        text += (ROOT / "shared/src/authgate_shared/redis_conn.py").read_text()
+        text += (ROOT / "shared/src/authgate_shared/redis/connection.py").read_text()
     return set(_ENV_CALL.findall(text))
 
 
@@ -60,13 +59,6 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         return dict(item.split("=", 1) for item in env)
     return {k: str(v) for k, v in env.items()}
-
-
-def labels() -> Iterator[tuple[str, str, str]]:
-    for name, service in SERVICES.items():
-        for label in service.get("labels", []):
-            key, _, value = label.partition("=")
-            yield name, key, value
 
 
 def health_url(test: list[str] | str) -> str:
@@ -324,33 +316,3 @@ def test_dockerfile_builds_a_small_pinned_non_root_image(name: str) -> None:
     else:
         assert cmd[:2] == ["python", "-m"]
         assert (ROOT / (cmd[2].replace(".", "/") + ".py")).exists()
-
-
-DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
-
-
-def doc_block(language: str, first_line: str) -> list[str]:
-    doc = DEPLOYMENT_DOC.read_text()
-    for block in re.findall(rf"```{language}\n(.*?)```", doc, re.S):
-        if block.startswith(first_line):
-            return [line.strip() for line in block.splitlines()]
-    raise AssertionError(f"{DEPLOYMENT_DOC} has no {language} block starting with {first_line!r}")
-
-
-def test_documented_proxy_snippets_are_the_shipped_configs() -> None:
-    # Every line the deployment page shows is a line of the shipped file the proxy tests run.
-    for language, first, shipped in (
-        ("nginx", "server {", "deploy/nginx/authgate.conf.template"),
-        ("caddyfile", "{$SITE_SCHEME:https}://", "deploy/caddy/Caddyfile"),
-    ):
-        lines = {line.strip() for line in (ROOT / shipped).read_text().splitlines()}
-        assert set(doc_block(language, first)) <= lines, shipped
-
-
-def test_documented_traefik_labels_are_those_of_compose() -> None:
-    doc = DEPLOYMENT_DOC.read_text()
-    section = doc.split("## Put it behind Traefik", 1)[1].split("## nginx", 1)[0]
-    shown = re.findall(r"^- (traefik\.[^\n]+)$", section, re.M)
-    used = {f"{key}={value}" for _, key, value in labels()}
-    assert len(shown) >= 15
-    assert set(shown) <= used
