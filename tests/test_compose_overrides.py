@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the pins
 
-from authgate_shared.redis_urls import parse_redis_url
+from authgate_shared.redis.urls import parse_redis_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "deployment.md").read_text()
 SCALING = DOC.split("## Redis topologies with Compose", 1)[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
 ENV_EXAMPLE = (ROOT / ".env.example").read_text()
-REDIS_ENV = (ROOT / "shared/src/authgate_shared/redis_conn.py").read_text()
+REDIS_ENV = (ROOT / "shared/src/authgate_shared/redis/connection.py").read_text()
 
 
 def override(first_service: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import pytest
 
 from authgate_issuer.store import grants
 from authgate_shared import redis_keys
-from authgate_shared.redis_conn import (
+from authgate_shared.redis.connection import (
     REDIS_DOWN_ERRORS,
     RedisSettings,
     create_pubsub_client,

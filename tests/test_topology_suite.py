@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from authgate_issuer.store.clients import ClientRecord, load_client, save_client
-from authgate_shared.redis_conn import (
+from authgate_shared.redis.connection import (
     RedisSettings,
     ReplicasNotReached,
     create_redis,

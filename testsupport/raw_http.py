@@ -12,8 +12,8 @@ from typing import Any
 
 import uvicorn
 
-from authgate_shared import http_server
-from authgate_shared.http_limits import HttpLimits
+from authgate_shared.server import protocol as http_server
+from authgate_shared.server.limits import HttpLimits
 
 from .ports import free_port
 

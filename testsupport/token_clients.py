@@ -20,7 +20,7 @@ from authgate_issuer.oauth.credentials import hash_secret
 from authgate_issuer.settings import IssuerSettings
 from authgate_issuer.store import codes
 from authgate_issuer.store.clients import ClientRecord, save_client
-from authgate_shared.redis_conn import create_redis
+from authgate_shared.redis.connection import create_redis
 from authgate_shared.runtime import system_random
 
 # Uses every character class RFC 7636 §4.1 allows, including "." "~" "-" "_".

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from authgate_shared import http_server
-from authgate_shared.http_limits import HttpLimits
+from authgate_shared.server import protocol as http_server
+from authgate_shared.server.limits import HttpLimits
 from testsupport.raw_http import (
     exchange,
     read_response,

@@ -14,14 +14,14 @@ from redis.asyncio.cluster import RedisCluster
 
 from authgate_shared import redis_keys
 from authgate_shared.config import ConfigError, EnvReader
-from authgate_shared.redis_conn import (
+from authgate_shared.redis.connection import (
     RedisSettings,
     create_pubsub_client,
     create_redis,
     redis_settings_from_env,
     scan_keys,
 )
-from authgate_shared.redis_urls import parse_redis_url
+from authgate_shared.redis.urls import parse_redis_url
 from testsupport.redis_topologies import ClusterTopology, SentinelTopology, text_command
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from uvicorn.protocols.http import httptools_impl
 
-from authgate_shared import http_server  # noqa: F401  (installs the cycle, as the services do)
-from authgate_shared.response_head import (
+from authgate_shared.server import protocol as http_server  # noqa: F401  (installs the cycle, as the services do)
+from authgate_shared.server.response_head import (
     PREPARED_KEY,
     PreparedCycle,
     PreparedHead,

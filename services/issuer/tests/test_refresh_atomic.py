@@ -171,7 +171,7 @@ def test_a_lost_reply_after_rotation_makes_the_retry_a_reuse(
 
 
 def test_a_resent_script_is_not_reuse(settings: IssuerSettings, redis_client: redis.Redis) -> None:
-    # redis_conn resends a command once after a lost reply: the same rotation twice is one.
+    # redis.connection resends a command once after a lost reply: the same rotation twice is one.
     async def go() -> tuple[Any, ...]:
         async with issuer_context(settings) as ctx:
             tokens = await issuance.start_grant(

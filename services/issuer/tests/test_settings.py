@@ -157,7 +157,7 @@ def test_console_script_stops_with_the_aggregated_message(tmp_path: Path) -> Non
 
 
 def test_http_limits_default_and_bad_values_are_named(env: dict[str, str]) -> None:
-    from authgate_shared.http_limits import HttpLimits
+    from authgate_shared.server.limits import HttpLimits
 
     assert IssuerSettings.from_env(env).http == HttpLimits(10, 5)
     with pytest.raises(ConfigError) as info:

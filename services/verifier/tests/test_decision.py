@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from authgate_shared.claims import GATEWAY_AUDIENCE
-from authgate_shared.response_head import PREPARED_KEY
+from authgate_shared.server.response_head import PREPARED_KEY
 from authgate_shared.services import ServiceList
 from authgate_verifier.decision import (
     GATEWAY_TOKEN_REFUSED,

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from authgate_shared import redis_keys
-from authgate_shared.redis_conn import RedisSettings, create_pubsub_client, create_redis
+from authgate_shared.redis.connection import RedisSettings, create_pubsub_client, create_redis
 from authgate_verifier.errors import RedisUnavailable
 from authgate_verifier.revocation import RevocationChecker
 from authgate_verifier.subscriber import run_subscriber

@@ -156,7 +156,7 @@ def test_bad_config_exits_2_with_one_message() -> None:
 
 
 def test_http_limits_default_and_bad_values_are_named() -> None:
-    from authgate_shared.http_limits import HttpLimits
+    from authgate_shared.server.limits import HttpLimits
 
     assert VerifierSettings.from_env(BASE).http == HttpLimits(10, 5)
     quick = VerifierSettings.from_env(

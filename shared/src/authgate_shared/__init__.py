@@ -1,7 +1,24 @@
-"""The contract between Authgate's issuer and verifier.
+"""Code Authgate's issuer and verifier share: the contract between them, and common internals.
 
-Nothing here talks HTTP; everything here is used by both services, so a change to a
-module in this package is a change to the wire or storage format between them.
+The contract (the top-level modules; nothing here talks HTTP or opens a connection). A change
+to one of these is a change to the wire or storage format between the services:
+
+* ``claims``: the access token, the JWT both sides read (RFC 9068);
+* ``keys``: signing and verification keys, JWK export, RFC 7638 thumbprints, JWK Sets;
+* ``redis_keys``: the Redis key schema, every key name Authgate uses;
+* ``services``: the MCP services behind the gateway (``ALLOWED_RESOURCES``);
+* ``urls``: canonical forms of URIs compared as strings (issuer, resource indicators);
+* ``config``, ``runtime``: reading settings from the environment; time and randomness as
+  parameters.
+
+Server internals both services run, in sub-packages of their own (not part of the contract):
+
+* ``server``: the HTTP layer, uvicorn's httptools protocol with header and head-time caps
+  (``server.protocol``), prepared response heads (``server.response_head``) and the HTTP
+  limits read from the environment (``server.limits``);
+* ``redis``: Redis plumbing, URLs for standalone, Sentinel and Cluster (``redis.urls``), the
+  connection classes (``redis.nodes``) and the clients built from the settings
+  (``redis.connection``).
 """
 
 __version__ = "0.2.0"

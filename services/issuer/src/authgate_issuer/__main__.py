@@ -7,8 +7,8 @@ import os
 import sys
 from typing import Any
 
-from authgate_shared import http_server
 from authgate_shared.config import ConfigError
+from authgate_shared.server import protocol as http_server
 
 from .settings import IssuerSettings
 from .web import logs

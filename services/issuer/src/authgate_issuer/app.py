@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
+from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
 from .context import IssuerContext, open_context

@@ -11,7 +11,7 @@ import httpx
 import redis.asyncio as aioredis
 from fastapi import Request
 
-from authgate_shared.redis_conn import create_redis
+from authgate_shared.redis.connection import create_redis
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
 from .settings import IssuerSettings

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url
-from authgate_shared.http_limits import HttpLimits, http_limits_from_env
 from authgate_shared.keys import MIN_HMAC_BYTES, load_private_pem, pem_text
-from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
+from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
+from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS

@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from authgate_shared import http_server
 from authgate_shared.config import ConfigError
+from authgate_shared.server import protocol as http_server
 
 from . import logs
 from .settings import VerifierSettings

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from authgate_shared import __version__
 from authgate_shared.claims import InvalidToken, decode
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS, create_pubsub_client, create_redis
+from authgate_shared.redis.connection import REDIS_DOWN_ERRORS, create_pubsub_client, create_redis
 from authgate_shared.runtime import Clock, system_clock
 
 from . import logs

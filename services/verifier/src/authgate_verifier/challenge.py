@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from authgate_shared.response_head import PREPARED_KEY, prepare_head
+from authgate_shared.server.response_head import PREPARED_KEY, prepare_head
 
 Headers = list[tuple[bytes, bytes]]
 Message = dict[str, Any]

@@ -13,7 +13,7 @@ from typing import Any
 
 from authgate_shared import redis_keys
 from authgate_shared.claims import GATEWAY_AUDIENCE, audiences
-from authgate_shared.response_head import PREPARED_KEY, prepare_head
+from authgate_shared.server.response_head import PREPARED_KEY, prepare_head
 
 from .challenge import Message
 from .resources import Resource
@@ -48,7 +48,7 @@ class VerifiedToken:
     exp: int
     ok_start: Message
     """The ASGI ``http.response.start`` message of this token's 200, its header block prepared
-    once (``authgate_shared.response_head``): a cached token's 200 is written as it is."""
+    once (``authgate_shared.server.response_head``): a cached token's 200 is written as it is."""
 
 
 WRONG_AUDIENCE = Denial(401, "invalid_token", "wrong_audience", "token is not for this resource")

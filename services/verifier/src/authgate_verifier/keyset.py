@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from authgate_shared import redis_keys
 from authgate_shared.keys import hmac_kid, load_public_pem, parse_jwks, public_jwk
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
+from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock
 
 from .errors import RedisUnavailable

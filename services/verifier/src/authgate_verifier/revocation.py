@@ -22,7 +22,7 @@ import sys
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
+from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock
 
 from .errors import RedisUnavailable

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url
-from authgate_shared.http_limits import HttpLimits, http_limits_from_env
 from authgate_shared.keys import MIN_HMAC_BYTES, load_public_pem, pem_text
-from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
+from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
+from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
 # host[:port] as a proxy forwards it: DNS name, IPv4 or bracketed IPv6 (RFC 3986 §3.2.2).

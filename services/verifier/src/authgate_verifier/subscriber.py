@@ -16,7 +16,7 @@ import logging
 import redis.asyncio as aioredis
 
 from authgate_shared import redis_keys
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
+from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 
 from .revocation import RevocationChecker
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from redis.exceptions import RedisError
 
 from authgate_shared.config import ConfigError
-from authgate_shared.redis_conn import create_redis
+from authgate_shared.redis.connection import create_redis
 
 from . import backup, clients, keys, purge, restore, tokens
 from .common import REDIS_DOWN, USAGE, Admin, CommandError, Handler

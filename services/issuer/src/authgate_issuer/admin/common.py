@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import orjson
 import redis.asyncio as aioredis
 
-from authgate_shared.redis_conn import scan_keys
+from authgate_shared.redis.connection import scan_keys
 
 from .settings import AdminSettings
 

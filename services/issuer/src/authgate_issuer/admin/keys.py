@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from authgate_shared import redis_keys
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
+from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 
 from ..store.keystore import (
     KeyDirLock,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS
 from authgate_shared.config import EnvReader
-from authgate_shared.redis_conn import RedisSettings, redis_settings_from_env
+from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
 
 
 @dataclass(frozen=True)

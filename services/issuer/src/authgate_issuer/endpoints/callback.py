@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from authgate_shared.redis_conn import REDIS_DOWN_ERRORS
+from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 
 from ..context import IssuerContext, get_context
 from ..login import github

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
-from authgate_shared.redis_conn import RedisSettings, wait_for_replicas
+from authgate_shared.redis.connection import RedisSettings, wait_for_replicas
 
 from . import batch
 

@@ -9,7 +9,7 @@ but a script that stops before its first write has changed nothing, and one that
 is replicated and appended to the AOF as one unit (MULTI/EXEC), so no replica or restart sees
 half of it. Running a script a second time with the same arguments changes nothing more, and
 ROTATE answers it as it answered the first: the client resends a command once after a lost
-reply (authgate_shared.redis_conn), and that resend must not look like refresh-token reuse.
+reply (authgate_shared.redis.connection), and that resend must not look like refresh-token reuse.
 
 Access-token records are addressed from the jtis in ``grant_tokens``: the script receives the
 record-key prefix ``oauth:token:{grant_id}.`` (built by redis_keys.token) and appends the part of

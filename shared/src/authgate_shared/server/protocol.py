@@ -46,12 +46,12 @@ from uvicorn.server import ServerState
 from uvicorn.supervisors import Multiprocess
 
 from . import response_head
-from .http_limits import DEFAULT_REQUEST_HEAD_TIMEOUT, HttpLimits
+from .limits import DEFAULT_REQUEST_HEAD_TIMEOUT, HttpLimits
 
 MAX_HEAD_BYTES = 16 * 1024  # h11's default, and more than any client here sends
 # How long a connection with no request in progress stays open once shutdown begins.
 SHUTDOWN_GRACE_SECONDS = 0.25
-PROTOCOL = "authgate_shared.http_server:CappedHttpToolsProtocol"
+PROTOCOL = "authgate_shared.server.protocol:CappedHttpToolsProtocol"
 STARTUP_FAILURE = 3  # uvicorn's exit status when the server did not start
 
 

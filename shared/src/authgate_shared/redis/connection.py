@@ -1,6 +1,6 @@
 """Redis connection settings and client construction, shared by both services.
 
-``REDIS_URL`` (see ``redis_urls`` for the standalone, Sentinel and Cluster forms) wins over
+``REDIS_URL`` (see ``urls`` for the standalone, Sentinel and Cluster forms) wins over
 ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD``; ``REDIS_CLUSTER=true`` treats a ``redis://`` URL
 as a Cluster seed; ``SENTINEL_PASSWORD`` authenticates to the sentinels themselves.
 
@@ -36,8 +36,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, KeyT
 
-from .config import EnvReader
-from .redis_nodes import (
+from ..config import EnvReader
+from .nodes import (
     AnyNodeConnection,
     AnyNodeSSLConnection,
     GuardedConnection,
@@ -46,7 +46,7 @@ from .redis_nodes import (
     GuardedSSLConnection,
     SentinelRedis,
 )
-from .redis_urls import RedisTarget, parse_redis_url
+from .urls import RedisTarget, parse_redis_url
 
 # What a caller catches to turn "Redis did not answer" into 503. Failovers raise these:
 # MasterNotFoundError (a ConnectionError) while no sentinel names a healthy primary, ReadOnlyError

@@ -1,4 +1,4 @@
-"""Connection classes behind ``redis_conn``: connections that report a peer-closed socket as a
+"""Connection classes behind ``connection``: connections that report a peer-closed socket as a
 ``ConnectionError``, a Sentinel client that owns its sentinels, and a connection that reaches any
 node of a Cluster (for pub/sub, which needs no particular node)."""
 

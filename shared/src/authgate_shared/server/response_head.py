@@ -5,7 +5,7 @@ uvicorn checks, lower-cases and joins every header of every response (``send`` i
 the same six headers on every request. ``prepare_head`` does that work once, with uvicorn's own
 checks, and the app puts the result in its ``http.response.start`` message under
 ``PREPARED_KEY`` beside the ordinary ``headers`` (ASGI servers ignore keys they do not know,
-so the message means the same anywhere). ``PreparedCycle``, which ``http_server`` installs as
+so the message means the same anywhere). ``PreparedCycle``, which ``protocol`` installs as
 uvicorn's request/response cycle, writes a prepared block directly when the response is an
 ordinary keep-alive one (logging the access line as uvicorn would, when on); in every other
 case, and for every other message, it is uvicorn's own ``send``. Only a ``PreparedHead`` is

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import EnvReader
+from ..config import EnvReader
 
 DEFAULT_REQUEST_HEAD_TIMEOUT = 10
 DEFAULT_KEEP_ALIVE_TIMEOUT = 5  # uvicorn's own default
