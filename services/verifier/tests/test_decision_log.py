@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
+from authgate_shared.logs import JsonFormatter
 from authgate_verifier.app import VerifierApp
-from authgate_verifier.logs import JsonFormatter
 from authgate_verifier.settings import ConfigError, VerifierSettings
 from testsupport.tokens import Minted, TokenMinter
 from testsupport.verifier import MCP_A, MCP_B, bearer, call, running, verifier_env, verify_path

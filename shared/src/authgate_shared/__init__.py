@@ -1,7 +1,7 @@
 """Code Authgate's issuer and verifier share: the contract between them, and common internals.
 
-The contract (the top-level modules; nothing here talks HTTP or opens a connection). A change
-to one of these is a change to the wire or storage format between the services:
+The contract (these modules talk no HTTP and open no connection); a change to one of them is a
+change to the wire or storage format between the services:
 
 * ``claims``: the access token, the JWT both sides read (RFC 9068);
 * ``keys``: signing and verification keys, JWK export, RFC 7638 thumbprints, JWK Sets;
@@ -11,8 +11,10 @@ to one of these is a change to the wire or storage format between the services:
 * ``config``, ``runtime``: reading settings from the environment; time and randomness as
   parameters.
 
-Server internals both services run, in sub-packages of their own (not part of the contract):
+Server internals both services run (not part of the contract):
 
+* ``logs``: the JSON log line both services write (``ts``, ``level``, ``logger``, ``message``,
+  then the service's own keys and the record's fields) and the handler they install;
 * ``server``: the HTTP layer, uvicorn's httptools protocol with header and head-time caps
   (``server.protocol``), prepared response heads (``server.response_head``) and the HTTP
   limits read from the environment (``server.limits``);

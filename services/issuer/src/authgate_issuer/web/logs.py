@@ -1,4 +1,5 @@
-"""Logging set-up: one JSON object per line in production, readable text for ``make run``.
+"""Logging set-up: one JSON object per line in production (``authgate_shared.logs``), readable
+text for ``make run``.
 
 Security events are logged through ``event()`` with explicit fields; no code path logs request
 bodies, headers or tokens. Every JSON line carries ``request_id`` (null outside a request), set by
@@ -8,12 +9,11 @@ the request_id middleware through a context variable, so all lines of one reques
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from contextvars import ContextVar
 from typing import Any
 
-import orjson
+from authgate_shared.logs import JsonFormatter, install
 
 LOGGER = logging.getLogger("authgate.issuer")
 # Set per request by request_id.RequestId; a ContextVar follows the request into every await
@@ -21,22 +21,8 @@ LOGGER = logging.getLogger("authgate.issuer")
 REQUEST_ID: ContextVar[str | None] = ContextVar("authgate_request_id", default=None)
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": REQUEST_ID.get(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update(fields)
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["exception"] = record.exc_info[0].__name__
-        return orjson.dumps(entry, default=str).decode()
+def _request_context() -> dict[str, str | None]:
+    return {"request_id": REQUEST_ID.get()}
 
 
 class TextFormatter(logging.Formatter):
@@ -53,12 +39,8 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(fmt: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger("authgate")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    formatter = JsonFormatter(_request_context) if fmt == "json" else TextFormatter()
+    install(formatter, level)
 
 
 def event(name: str, **fields: Any) -> None:
