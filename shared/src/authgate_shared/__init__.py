@@ -4,6 +4,8 @@ The contract (these modules talk no HTTP and open no connection); a change to on
 change to the wire or storage format between the services:
 
 * ``claims``: the access token, the JWT both sides read (RFC 9068);
+* ``errors``: the OAuth error codes both services answer with (RFC 6749 §5.2, RFC 6750 §3.1,
+  RFC 7591 §3.2.2, RFC 8707 §2);
 * ``keys``: signing and verification keys, JWK export, RFC 7638 thumbprints, JWK Sets;
 * ``redis_keys``: the Redis key schema, every key name Authgate uses;
 * ``services``: the MCP services behind the gateway (``ALLOWED_RESOURCES``);

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from authgate_shared import errors
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
@@ -104,12 +105,12 @@ def create_app(
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:
         # Never a framework 422: RFC 6749 §5.2 says malformed requests are invalid_request.
         return json_response(
-            {"error": "invalid_request", "error_description": "malformed request"}, 400
+            {"error": errors.INVALID_REQUEST, "error_description": "malformed request"}, 400
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        code = "invalid_request" if exc.status_code < 500 else "server_error"
+        code = errors.INVALID_REQUEST if exc.status_code < 500 else errors.SERVER_ERROR
         return json_response(
             {"error": code, "error_description": str(exc.detail)},
             exc.status_code,
@@ -122,7 +123,7 @@ def create_app(
         async def redis_down(_: Request, exc: Exception) -> Response:
             LOG.error("storage unavailable: %s", type(exc).__name__)
             body = {
-                "error": "temporarily_unavailable",
+                "error": errors.TEMPORARILY_UNAVAILABLE,
                 "error_description": "storage is unavailable, retry shortly",
             }
             return json_response(body, 503, headers={"Retry-After": "2"})
@@ -130,7 +131,7 @@ def create_app(
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:
         LOG.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-        return json_response({"error": "server_error", "error_description": "internal error"}, 500)
+        return json_response({"error": errors.SERVER_ERROR, "error_description": "internal error"}, 500)
 
     for module in (
         health,

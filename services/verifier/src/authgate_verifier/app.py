@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from authgate_shared import __version__
 from authgate_shared.claims import InvalidToken, decode
+from authgate_shared.errors import INVALID_REQUEST, INVALID_TOKEN, TEMPORARILY_UNAVAILABLE
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS, create_pubsub_client, create_redis
 from authgate_shared.runtime import Clock, system_clock
 
@@ -48,16 +49,16 @@ Receive = Any
 _B64TOKEN = re.compile(rb"[A-Za-z0-9\-._~+/]+=*").fullmatch
 MAX_TOKEN_BYTES = 8192
 EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
-MALFORMED = Denial(401, "invalid_token", "malformed", "token is not a JWT")
+MALFORMED = Denial(401, INVALID_TOKEN, "malformed", "token is not a JWT")
 # Not sent as an RFC 6750 error code (§3.1: none when credentials are absent); body only.
-NO_TOKEN = Denial(401, "invalid_request", "no_token", "bearer token required")
-BAD_REQUEST_DENIAL = Denial(400, "invalid_request", "bad_request", "")
-UNAVAILABLE_DENIAL = Denial(503, "temporarily_unavailable", "unavailable", "")
+NO_TOKEN = Denial(401, INVALID_REQUEST, "no_token", "bearer token required")
+BAD_REQUEST_DENIAL = Denial(400, INVALID_REQUEST, "bad_request", "")
+UNAVAILABLE_DENIAL = Denial(503, TEMPORARILY_UNAVAILABLE, "unavailable", "")
 UNAVAILABLE = error_response(
     503, "temporarily_unavailable", "token store unavailable, retry shortly", retry_after="1"
 )
 NOT_FOUND = error_response(404, "not_found", "no such endpoint")
-METHOD_NOT_ALLOWED = error_response(405, "invalid_request", "method not allowed", allow="GET, HEAD")
+METHOD_NOT_ALLOWED = error_response(405, INVALID_REQUEST, "method not allowed", allow="GET, HEAD")
 
 
 class VerifierApp:
@@ -152,7 +153,7 @@ class VerifierApp:
             if self.decisions.denied:
                 self.decisions.log_denied(BAD_REQUEST_DENIAL, None, None)
             await self._send_pair(
-                send, error_response(400, "invalid_request", str(exc), BAD_REQUEST_CHALLENGE)
+                send, error_response(400, INVALID_REQUEST, str(exc), BAD_REQUEST_CHALLENGE)
             )
             return
         # RFC 6750 §3.1: no credentials (or another scheme) -> challenge without an error code.
@@ -218,7 +219,7 @@ class VerifierApp:
             except InvalidToken as exc:
                 retry = exc.reason == "unknown_kid" and attempt == 1
                 if not retry or not await self.keys.reload_for_unknown_kid():
-                    return Denial(401, "invalid_token", exc.reason, str(exc))
+                    return Denial(401, INVALID_TOKEN, exc.reason, str(exc))
         result = accept_claims(claims, token, forward_token=settings.forward_token_header)
         if isinstance(result, VerifiedToken):
             self.cache.put(token, result, now)

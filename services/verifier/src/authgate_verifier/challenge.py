@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from authgate_shared.errors import INSUFFICIENT_SCOPE, INVALID_REQUEST, INVALID_TOKEN
 from authgate_shared.server.response_head import PREPARED_KEY, prepare_head
 
 Headers = list[tuple[bytes, bytes]]
@@ -38,12 +39,12 @@ def challenges_for(metadata_url: str, required_scopes: Iterable[str]) -> Challen
     scope_param = f", scope={quoted(scope)}" if scope else ""
     return Challenges(
         missing=f"Bearer {meta}{scope_param}".encode("latin-1"),
-        invalid=f'Bearer error="invalid_token", {meta}'.encode("latin-1"),
-        insufficient=f'Bearer error="insufficient_scope"{scope_param}, {meta}'.encode("latin-1"),
+        invalid=f'Bearer error="{INVALID_TOKEN}", {meta}'.encode("latin-1"),
+        insufficient=f'Bearer error="{INSUFFICIENT_SCOPE}"{scope_param}, {meta}'.encode("latin-1"),
     )
 
 
-BAD_REQUEST_CHALLENGE = b'Bearer error="invalid_request"'
+BAD_REQUEST_CHALLENGE = f'Bearer error="{INVALID_REQUEST}"'.encode("latin-1")
 
 
 def error_response(

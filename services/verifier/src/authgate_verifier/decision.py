@@ -13,6 +13,7 @@ from typing import Any
 
 from authgate_shared import redis_keys
 from authgate_shared.claims import GATEWAY_AUDIENCE, audiences
+from authgate_shared.errors import INSUFFICIENT_SCOPE, INVALID_TOKEN
 from authgate_shared.server.response_head import PREPARED_KEY, prepare_head
 
 from .challenge import Message
@@ -30,7 +31,8 @@ _SAFE_IDENTITY = re.compile(r"[\x20-\x2b\x2d-\x3a\x3c-\x7e]+").fullmatch
 class Denial:
     status: int
     error: str
-    """RFC 6750 §3.1 error code: invalid_token or insufficient_scope."""
+    """RFC 6750 §3.1 error code (``authgate_shared.errors``): invalid_token,
+    insufficient_scope or invalid_request."""
     reason: str
     """Metrics label."""
     description: str
@@ -51,12 +53,12 @@ class VerifiedToken:
     once (``authgate_shared.server.response_head``): a cached token's 200 is written as it is."""
 
 
-WRONG_AUDIENCE = Denial(401, "invalid_token", "wrong_audience", "token is not for this resource")
+WRONG_AUDIENCE = Denial(401, INVALID_TOKEN, "wrong_audience", "token is not for this resource")
 GATEWAY_TOKEN_REFUSED = Denial(
-    401, "invalid_token", "gateway_token", "this resource requires a token issued for it"
+    401, INVALID_TOKEN, "gateway_token", "this resource requires a token issued for it"
 )
-UNSAFE_CLAIMS = Denial(401, "invalid_token", "unsafe_claims", "token claims cannot be forwarded")
-REVOKED = Denial(401, "invalid_token", "revoked", "token has been revoked")
+UNSAFE_CLAIMS = Denial(401, INVALID_TOKEN, "unsafe_claims", "token claims cannot be forwarded")
+REVOKED = Denial(401, INVALID_TOKEN, "revoked", "token has been revoked")
 
 
 def accept_claims(
@@ -115,5 +117,5 @@ def decide(
             return GATEWAY_TOKEN_REFUSED
     if resource.required_scopes and not resource.required_scopes <= token.scopes:
         missing = " ".join(sorted(resource.required_scopes - token.scopes))
-        return Denial(403, "insufficient_scope", "insufficient_scope", f"missing scope: {missing}")
+        return Denial(403, INSUFFICIENT_SCOPE, "insufficient_scope", f"missing scope: {missing}")
     return None

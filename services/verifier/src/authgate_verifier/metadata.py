@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from authgate_shared.errors import INVALID_REQUEST
+
 from .challenge import Message, error_response
 from .resources import BadForwardedRequest, Resource, ResourceResolver
 
@@ -47,7 +49,7 @@ def metadata_response(
             path[len(WELL_KNOWN) :].rstrip("/"),
         )
     except BadForwardedRequest as exc:
-        return error_response(400, "invalid_request", str(exc))
+        return error_response(400, INVALID_REQUEST, str(exc))
     except LookupError:
         return None
     body = metadata_document(resource, issuer_url, scopes)

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from authgate_shared import errors
 from authgate_shared.runtime import RandomBytes
 
 from ..context import IssuerContext, get_context
@@ -37,7 +38,7 @@ _DUMMY_HASH = credentials.hash_secret("no client has this registration access to
 def _invalid_token() -> InvalidToken:
     return InvalidToken(
         "the registration access token is missing or invalid, or the client does not exist",
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        headers={"WWW-Authenticate": f'Bearer error="{errors.INVALID_TOKEN}"'},
     )
 
 

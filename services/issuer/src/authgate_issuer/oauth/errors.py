@@ -1,5 +1,6 @@
 """OAuth error responses: one class per RFC error code (RFC 6749 §5.2, RFC 7591 §3.2.2,
-RFC 6750 §3.1, RFC 8707 §2), rendered as JSON with ``Cache-Control: no-store``.
+RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2), rendered as JSON with ``Cache-Control: no-store``.
+The codes themselves are spelled in ``authgate_shared.errors``.
 
 Handlers raise these; the app's exception handler renders them. Anything else that escapes a
 handler becomes a generic ``server_error`` (or ``temporarily_unavailable`` when Redis is down)
@@ -9,6 +10,8 @@ and is logged without the request's secrets; internal details never reach the cl
 from __future__ import annotations
 
 from typing import ClassVar, Literal
+
+from authgate_shared import errors
 
 ErrorCode = Literal[
     "invalid_request",
@@ -31,7 +34,7 @@ ErrorCode = Literal[
 
 
 class OAuthError(Exception):
-    code: ClassVar[ErrorCode] = "invalid_request"
+    code: ClassVar[ErrorCode] = errors.INVALID_REQUEST
     status: ClassVar[int] = 400
 
     def __init__(self, description: str, *, headers: dict[str, str] | None = None) -> None:
@@ -44,77 +47,77 @@ class OAuthError(Exception):
 
 
 class InvalidRequest(OAuthError):
-    code = "invalid_request"
+    code = errors.INVALID_REQUEST
 
 
 class InvalidClient(OAuthError):
-    code = "invalid_client"
+    code = errors.INVALID_CLIENT
     status = 401
 
 
 class InvalidGrant(OAuthError):
-    code = "invalid_grant"
+    code = errors.INVALID_GRANT
 
 
 class UnauthorizedClient(OAuthError):
-    code = "unauthorized_client"
+    code = errors.UNAUTHORIZED_CLIENT
 
 
 class UnsupportedGrantType(OAuthError):
-    code = "unsupported_grant_type"
+    code = errors.UNSUPPORTED_GRANT_TYPE
 
 
 class UnsupportedResponseType(OAuthError):
-    code = "unsupported_response_type"
+    code = errors.UNSUPPORTED_RESPONSE_TYPE
 
 
 class InvalidScope(OAuthError):
-    code = "invalid_scope"
+    code = errors.INVALID_SCOPE
 
 
 class InvalidTarget(OAuthError):
-    code = "invalid_target"
+    code = errors.INVALID_TARGET
 
 
 class AccessDenied(OAuthError):
-    code = "access_denied"
+    code = errors.ACCESS_DENIED
     status = 403
 
 
 class ServerError(OAuthError):
-    code = "server_error"
+    code = errors.SERVER_ERROR
     status = 500
 
 
 class TemporarilyUnavailable(OAuthError):
-    code = "temporarily_unavailable"
+    code = errors.TEMPORARILY_UNAVAILABLE
     status = 503
 
 
 class InvalidRedirectUri(OAuthError):
-    code = "invalid_redirect_uri"
+    code = errors.INVALID_REDIRECT_URI
 
 
 class InvalidClientMetadata(OAuthError):
-    code = "invalid_client_metadata"
+    code = errors.INVALID_CLIENT_METADATA
 
 
 class InvalidToken(OAuthError):
     """RFC 6750 §3.1, used by RFC 7592 client configuration endpoints."""
 
-    code = "invalid_token"
+    code = errors.INVALID_TOKEN
     status = 401
 
 
 class UnsupportedTokenType(OAuthError):
-    code = "unsupported_token_type"
+    code = errors.UNSUPPORTED_TOKEN_TYPE
 
 
 class PayloadTooLarge(OAuthError):
-    code = "invalid_request"
+    code = errors.INVALID_REQUEST
     status = 413
 
 
 class TooManyRequests(OAuthError):
-    code = "too_many_requests"
+    code = errors.TOO_MANY_REQUESTS
     status = 429

@@ -5,6 +5,8 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from authgate_shared import errors
+
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -14,7 +16,10 @@ SECURITY_HEADERS = [
 
 def _too_large(limit: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
     body = orjson.dumps(
-        {"error": "invalid_request", "error_description": f"request body larger than {limit} bytes"}
+        {
+            "error": errors.INVALID_REQUEST,
+            "error_description": f"request body larger than {limit} bytes",
+        }
     )
     headers = [
         (b"content-type", b"application/json"),

@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from authgate_shared import errors
+
 from ..oauth.errors import ErrorCode
 from . import openapi_schemas as s
 
@@ -48,26 +50,28 @@ def _query(name: str, schema: s.Schema, *, required: bool = False, **extra: Any)
 
 
 RETRY_AFTER = s.STRING  # RFC 9110 §10.2.3: delay-seconds (this issuer) or an HTTP-date
-TOO_LARGE = _error("body larger than MAX_BODY_BYTES", "invalid_request")
+TOO_LARGE = _error("body larger than MAX_BODY_BYTES", errors.INVALID_REQUEST)
 TOO_MANY = _error(
     "rate limit (per address, or registrations per hour)",
-    "too_many_requests",
+    errors.TOO_MANY_REQUESTS,
     **{"Retry-After": RETRY_AFTER},
 )
-UNAVAILABLE = _error("Redis is unreachable; retry", "temporarily_unavailable")
+UNAVAILABLE = _error("Redis is unreachable; retry", errors.TEMPORARILY_UNAVAILABLE)
 # RFC 6749 §5.2: invalid_client is 401 with a WWW-Authenticate challenge (RFC 9110 §15.5.2).
 BAD_CLIENT = _error(
     "client authentication failed",
-    "invalid_client",
+    errors.INVALID_CLIENT,
     **{"WWW-Authenticate": {"type": "string", "pattern": "^Basic "}},
 )
 # RFC 7592 §2 / RFC 6750 §3.1: the same answer for a bad token and an unknown client.
 BAD_TOKEN = _error(
     "registration access token missing or invalid, or no such client",
-    "invalid_token",
+    errors.INVALID_TOKEN,
     **{"WWW-Authenticate": {"type": "string", "pattern": "^Bearer "}},
 )
-BAD_METADATA = _error("RFC 7591 §3.2.2", "invalid_redirect_uri", "invalid_client_metadata")
+BAD_METADATA = _error(
+    "RFC 7591 §3.2.2", errors.INVALID_REDIRECT_URI, errors.INVALID_CLIENT_METADATA
+)
 CLIENT_AUTH: list[dict[str, list[str]]] = [{"clientBasic": []}, {}]  # {}: client_id in the form
 CLIENT_ID = {
     "name": "client_id",
@@ -84,12 +88,12 @@ BROWSER_COOKIE = {
 CACHED = {"ETag": s.STRING, "Cache-Control": s.STRING}
 NOT_MODIFIED = {"description": "If-None-Match matched (RFC 9110 §15.4.5)"}
 TOKEN_ERRORS: tuple[ErrorCode, ...] = (
-    "invalid_request",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "invalid_target",
+    errors.INVALID_REQUEST,
+    errors.INVALID_GRANT,
+    errors.UNAUTHORIZED_CLIENT,
+    errors.UNSUPPORTED_GRANT_TYPE,
+    errors.INVALID_SCOPE,
+    errors.INVALID_TARGET,
 )
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
@@ -227,7 +231,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "requestBody": s.TOKEN_HINT_FORM,
         "responses": {
             "200": _json("RFC 7009 §2.2: revoked, or nothing to revoke", s.OBJECT),
-            "400": _error("RFC 7009 §2.2.1", "invalid_request"),
+            "400": _error("RFC 7009 §2.2.1", errors.INVALID_REQUEST),
             "401": BAD_CLIENT,
             "413": TOO_LARGE,
             "503": UNAVAILABLE,
@@ -238,7 +242,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "requestBody": s.TOKEN_HINT_FORM,
         "responses": {
             "200": _json("RFC 7662 §2.2", s.INTROSPECTION_RESPONSE),
-            "400": _error("RFC 7662 §2.3", "invalid_request"),
+            "400": _error("RFC 7662 §2.3", errors.INVALID_REQUEST),
             "401": BAD_CLIENT,
             "413": TOO_LARGE,
             "503": UNAVAILABLE,
