@@ -26,7 +26,7 @@ def refresh(client: Any, creds: Credentials, token: str, **extra: str) -> Any:
 
 
 def claims_of(client: TestClient, token: str) -> dict[str, Any]:
-    ctx = client.app.state.ctx
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
     return jwt_claims.decode(
         token,
         keys=ctx.keys.verification_keys,
