@@ -72,15 +72,21 @@ async def _send(http: httpx.AsyncClient, request: httpx.Request, call: str) -> h
     return response
 
 
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON object GitHub answered; GitHubUnavailable for anything else (a broken answer is
+    treated as an outage, so the user may retry)."""
+    try:
+        data = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise GitHubUnavailable(f"GitHub {what} sent malformed JSON") from exc
+    if not isinstance(data, dict):
+        raise GitHubUnavailable(f"GitHub {what} sent an unexpected document")
+    return data
+
+
 def _token_body(response: httpx.Response) -> dict[str, Any]:
     if "json" in response.headers.get("content-type", ""):
-        try:
-            data = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise GitHubUnavailable("GitHub sent malformed JSON") from exc
-        if not isinstance(data, dict):
-            raise GitHubUnavailable("GitHub sent an unexpected token response")
-        return data
+        return _json_object(response, "token endpoint")
     return dict(parse_qsl(response.text))
 
 
@@ -129,12 +135,7 @@ async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: s
     response = await _send(http, request, "user")
     if response.status_code != 200:
         raise GitHubError(f"GitHub /user answered {response.status_code}")
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise GitHubUnavailable("GitHub /user sent malformed JSON") from exc
-    if not isinstance(data, dict):
-        raise GitHubUnavailable("GitHub /user sent an unexpected document")
+    data = _json_object(response, "/user")
     login, user_id = data.get("login"), data.get("id")
     # A well-formed answer about an unusable account is no outage: the same account gets the
     # same answer on every retry, so "retry shortly" would only send the user round in circles.
