@@ -168,3 +168,53 @@ def test_http_limits_default_and_bad_values_are_named(env: dict[str, str]) -> No
     assert any(
         p.startswith("KEEP_ALIVE_TIMEOUT must be between 1 and 300") for p in info.value.problems
     )
+
+
+def test_client_facing_settings_have_secure_defaults(env: dict[str, str]) -> None:
+    settings = IssuerSettings.from_env(env)
+    assert settings.cimd.enabled is True
+    assert settings.cimd.allow_private_addresses is False
+    assert settings.cors_allowed_origins == ("*",)
+    assert settings.refresh_reuse_grace_seconds == 0
+    assert settings.scope_descriptions["mcp:*"]
+
+
+def test_client_facing_settings_name_every_bad_value(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        IssuerSettings.from_env(
+            {
+                **env,
+                "CORS_ALLOWED_ORIGINS": "https://ok.example, https://x.example/path",
+                "REFRESH_REUSE_GRACE_SECONDS": "61",
+                "SCOPE_DESCRIPTIONS": '["not", "an object"]',
+                "CIMD_ALLOW_PRIVATE_ADDRESSES": "true",
+                "CIMD_CACHE_MIN_SECONDS": "600",
+                "CIMD_CACHE_MAX_SECONDS": "60",
+            }
+        )
+    message = str(caught.value)
+    for name in (
+        "CORS_ALLOWED_ORIGINS",
+        "REFRESH_REUSE_GRACE_SECONDS",
+        "SCOPE_DESCRIPTIONS",
+        "CIMD_ALLOW_PRIVATE_ADDRESSES",
+        "CIMD_CACHE_MAX_SECONDS",
+    ):
+        assert name in message
+
+
+def test_cors_origins_and_scope_descriptions_are_parsed(env: dict[str, str]) -> None:
+    settings = IssuerSettings.from_env(
+        {
+            **env,
+            "CORS_ALLOWED_ORIGINS": "http://LOCALHOST:6274,https://app.example",
+            "SCOPE_DESCRIPTIONS": '{"files:read": "Read your files"}',
+            "REFRESH_REUSE_GRACE_SECONDS": "30",
+        }
+    )
+    assert settings.cors_allowed_origins == ("http://localhost:6274", "https://app.example")
+    assert settings.scope_descriptions["files:read"] == "Read your files"
+    assert "mcp:*" in settings.scope_descriptions
+    assert any("REFRESH_REUSE_GRACE_SECONDS=30" in w for w in settings.warnings)
+    with pytest.raises(ConfigError, match="cannot be combined"):
+        IssuerSettings.from_env({**env, "CORS_ALLOWED_ORIGINS": "*,https://a.example"})

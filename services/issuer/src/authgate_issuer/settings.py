@@ -7,13 +7,14 @@ problem and raises one ``ConfigError`` naming them all.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
-from authgate_shared.config import ConfigError, EnvReader, parse_base_url
+from authgate_shared.config import ConfigError, EnvReader, parse_base_url, parse_origins
 from authgate_shared.keys import MIN_HMAC_BYTES, load_private_pem, pem_text
 from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
@@ -32,6 +33,45 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# Plain-language scope descriptions for the consent page; SCOPE_DESCRIPTIONS adds or replaces.
+DEFAULT_SCOPE_DESCRIPTIONS = {DEFAULT_SCOPE: "Use the MCP service's tools on your behalf"}
+MAX_REFRESH_REUSE_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class CimdSettings:
+    """Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document)."""
+
+    enabled: bool
+    """CIMD_ENABLED: an https URL client_id is resolved by fetching its document."""
+    allow_private_addresses: bool
+    """CIMD_ALLOW_PRIVATE_ADDRESSES: fetch from loopback/private addresses (loopback issuer only)."""
+    allowed_hosts: frozenset[str]
+    """CIMD_ALLOWED_HOSTS: when non-empty, only client ids on these hosts are accepted."""
+    trusted_hosts: frozenset[str]
+    """CIMD_TRUSTED_HOSTS: client-id hosts the consent page names as trusted by the operator."""
+    fetch_timeout: float
+    max_document_bytes: int
+    cache_min_seconds: int
+    cache_max_seconds: int
+    negative_cache_seconds: int
+    fetches_per_host_per_minute: int
+
+
+def _scope_descriptions(value: str) -> dict[str, str]:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON object: {exc.msg}") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in parsed.items()
+    ):
+        raise ValueError(
+            'must be a JSON object of scope -> description, e.g. {"mcp:*": "Use the tools"}'
+        )
+    return {**DEFAULT_SCOPE_DESCRIPTIONS, **{k: v.strip() for k, v in parsed.items()}}
 
 
 @dataclass(frozen=True)
@@ -73,6 +113,12 @@ class IssuerSettings:
     max_registrations_per_hour: int
     log_format: str
     log_level: str
+    cimd: CimdSettings
+    cors_allowed_origins: tuple[str, ...]
+    """CORS_ALLOWED_ORIGINS: origins whose pages may call the API endpoints; ``*`` = any."""
+    refresh_reuse_grace_seconds: int
+    gateway_name: str
+    scope_descriptions: Mapping[str, str]
     warnings: tuple[str, ...] = ()
 
     @property
@@ -202,6 +248,48 @@ class IssuerSettings:
         if cookie_secret is not None and len(cookie_secret) < MIN_HMAC_BYTES:
             env.problems.append(f"COOKIE_SECRET must be at least {MIN_HMAC_BYTES} characters")
 
+        loopback_issuer = bool(issuer_url) and is_loopback_host(issuer_host)
+        cimd_private = env.flag("CIMD_ALLOW_PRIVATE_ADDRESSES", False)
+        if cimd_private:
+            if issuer_url and not loopback_issuer:
+                env.problems.append(
+                    "CIMD_ALLOW_PRIVATE_ADDRESSES=true is only allowed when ISSUER_URL is a"
+                    " loopback address (it lets client ids make the issuer fetch from your network)"
+                )
+            warnings.append(
+                "CIMD_ALLOW_PRIVATE_ADDRESSES=true: client metadata documents may be fetched from"
+                " loopback and private addresses; never use this in production"
+            )
+        cache_min = env.integer("CIMD_CACHE_MIN_SECONDS", 300, minimum=0)
+        cache_max = env.integer("CIMD_CACHE_MAX_SECONDS", 86400, minimum=1)
+        if cache_max < cache_min:
+            env.problems.append("CIMD_CACHE_MAX_SECONDS must not be below CIMD_CACHE_MIN_SECONDS")
+        cimd = CimdSettings(
+            enabled=env.flag("CIMD_ENABLED", True),
+            allow_private_addresses=cimd_private,
+            allowed_hosts=frozenset(h.lower() for h in env.items("CIMD_ALLOWED_HOSTS")),
+            trusted_hosts=frozenset(h.lower() for h in env.items("CIMD_TRUSTED_HOSTS")),
+            fetch_timeout=env.integer("CIMD_FETCH_TIMEOUT_MS", 5000, minimum=100, maximum=30000)
+            / 1000,
+            max_document_bytes=env.integer(
+                "CIMD_MAX_DOCUMENT_BYTES", 5120, minimum=1024, maximum=1048576
+            ),
+            cache_min_seconds=cache_min,
+            cache_max_seconds=cache_max,
+            negative_cache_seconds=env.integer("CIMD_NEGATIVE_CACHE_SECONDS", 60, minimum=0),
+            fetches_per_host_per_minute=env.integer(
+                "CIMD_FETCHES_PER_HOST_PER_MINUTE", 30, minimum=1
+            ),
+        )
+        grace = env.integer(
+            "REFRESH_REUSE_GRACE_SECONDS", 0, minimum=0, maximum=MAX_REFRESH_REUSE_GRACE_SECONDS
+        )
+        if grace:
+            warnings.append(
+                f"REFRESH_REUSE_GRACE_SECONDS={grace}: a refresh token presented again within"
+                f" {grace} s of its rotation gets the same successor instead of revoking the grant"
+            )
+
         settings = cls(
             issuer_url=issuer_url,
             base_domain=base_domain.lower() if base_domain else None,
@@ -240,10 +328,17 @@ class IssuerSettings:
             max_registrations_per_hour=env.integer("MAX_REGISTRATIONS_PER_HOUR", 10000, minimum=0),
             log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            cimd=cimd,
+            cors_allowed_origins=env.parsed("CORS_ALLOWED_ORIGINS", ("*",), parse_origins),
+            refresh_reuse_grace_seconds=grace,
+            gateway_name=(env.text("GATEWAY_NAME", "Authgate") or "Authgate")[:80],
+            scope_descriptions=env.parsed(
+                "SCOPE_DESCRIPTIONS", dict(DEFAULT_SCOPE_DESCRIPTIONS), _scope_descriptions
+            ),
             warnings=tuple(warnings),
         )
         env.check()
         return settings
 
 
-__all__ = ["ConfigError", "IssuerSettings", "is_loopback_host"]
+__all__ = ["CimdSettings", "ConfigError", "IssuerSettings", "is_loopback_host"]
