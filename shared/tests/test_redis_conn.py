@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvloop
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from authgate_shared import redis_keys
@@ -21,6 +22,7 @@ from authgate_shared.redis.connection import (
     redis_settings_from_env,
     scan_keys,
 )
+from authgate_shared.redis.scripts import Script
 from authgate_shared.redis.urls import parse_redis_url
 from testsupport.redis_topologies import ClusterTopology, SentinelTopology, text_command
 
@@ -162,6 +164,14 @@ def settings(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> 
     return RedisSettings(url=cluster.seed_url, cluster=True)
 
 
+ADD_AND_GET = Script("redis.call('SADD', KEYS[2], ARGV[1]); return redis.call('GET', KEYS[1])")
+
+
+async def _flush_scripts(client: Redis | RedisCluster) -> None:
+    await client.script_flush()  # on Cluster redis-py sends it to every primary
+    assert await client.script_exists(ADD_AND_GET.sha) == [False]
+
+
 def test_commands_scripts_and_pipelines(settings: RedisSettings) -> None:
     grant = uuid.uuid4().hex
 
@@ -171,11 +181,16 @@ def test_commands_scripts_and_pipelines(settings: RedisSettings) -> None:
             await client.set(redis_keys.grant(grant), b"v", ex=60)
             assert await client.get(redis_keys.grant(grant)) == b"v"
             # A script over two keys of one grant: legal on Cluster thanks to the hash tag.
-            script = client.register_script(
-                "redis.call('SADD', KEYS[2], ARGV[1]); return redis.call('GET', KEYS[1])"
-            )
             keys = [redis_keys.grant(grant), redis_keys.grant_tokens(grant)]
-            assert await script(keys=keys, args=[f"{grant}.1"]) == b"v"
+            assert await ADD_AND_GET(client, keys=keys, args=[f"{grant}.1"]) == b"v"
+            # Flushed (a restart, a failover to a replica that never saw it): loaded again.
+            await _flush_scripts(client)
+            assert await ADD_AND_GET(client, keys=keys, args=[f"{grant}.2"]) == b"v"
+            # Queued on a pipeline: EVALSHA, or EVAL on a Cluster pipeline.
+            async with client.pipeline(transaction=False) as pipe:
+                ADD_AND_GET.queue(pipe, keys, [f"{grant}.3"])
+                assert await pipe.execute() == [b"v"]
+            assert await client.scard(redis_keys.grant_tokens(grant)) == 3
             async with client.pipeline(transaction=True) as pipe:
                 pipe.sismember(redis_keys.grant_tokens(grant), f"{grant}.1")
                 pipe.expire(redis_keys.grant_tokens(grant), 60)

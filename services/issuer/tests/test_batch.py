@@ -12,9 +12,10 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from authgate_issuer.store import batch
+from authgate_shared.redis.scripts import Script
 
 # Appends ARGV[1] to a list and returns its new length: order and effect are both visible.
-APPEND = batch.Script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
+APPEND = Script("return redis.call('RPUSH', KEYS[1], ARGV[1])")
 
 
 def _around(redis_url: str, **kwargs: Any) -> tuple[Any, list[Any]]:

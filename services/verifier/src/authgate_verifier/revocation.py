@@ -23,13 +23,16 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
+from authgate_shared.redis.scripts import Script
 from authgate_shared.runtime import Clock
 
 from .errors import RedisUnavailable
 
 MAX_BATCH = 1024
 # Read-only: EXISTS of every key, in order (1 = live, 0 = revoked or expired).
-EXISTS_ALL = "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r"
+EXISTS_ALL = Script(
+    "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r"
+)
 MAX_CACHED = 100_000
 
 
@@ -37,9 +40,7 @@ class RevocationChecker:
     def __init__(self, redis: aioredis.Redis, *, cache_ms: int, monotonic: Clock) -> None:
         self._redis = redis
         # A script needs all its keys in one slot, which a Cluster batch never has.
-        self._script = (
-            None if isinstance(redis, RedisCluster) else redis.register_script(EXISTS_ALL)
-        )
+        self._script = None if isinstance(redis, RedisCluster) else EXISTS_ALL
         self._cache_s = cache_ms / 1000
         self._monotonic = monotonic
         self._pending: list[tuple[str, str, asyncio.Future[bool]]] = []
@@ -84,7 +85,7 @@ class RevocationChecker:
         generation = self._generation
         try:
             if self._script is not None:
-                results = await self._script(keys=[key for _, key, _ in batch])
+                results = await self._script(self._redis, keys=[key for _, key, _ in batch])
             else:
                 pipe = self._redis.pipeline(transaction=False)
                 for _, key, _ in batch:

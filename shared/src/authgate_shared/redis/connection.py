@@ -12,7 +12,7 @@ connection, and the Cluster client reloads the slot map after MOVED or a connect
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
@@ -23,7 +23,6 @@ from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -34,7 +33,6 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.typing import EncodableT, KeyT
 
 from ..config import EnvReader
 from .nodes import (
@@ -246,23 +244,6 @@ async def wait_for_replicas(
             f"within {settings.wait_timeout_ms} ms"
         )
     return results
-
-
-def queue_script(
-    pipe: Pipeline | ClusterPipeline,
-    script: AsyncScript,
-    keys: Sequence[KeyT],
-    args: Sequence[EncodableT],
-) -> None:
-    """Queue a Lua script on a pipeline for ``wait_for_replicas``: EVALSHA (loaded first if
-    needed) on standalone and Sentinel; EVAL on Cluster, whose pipelines refuse EVALSHA."""
-    if isinstance(pipe, ClusterPipeline):
-        source = script.script
-        text = source if isinstance(source, str) else bytes(source).decode()
-        pipe.eval(text, len(keys), *keys, *args)
-    else:
-        pipe.scripts.add(cast(Any, script))  # what AsyncScript.__call__ does with a pipeline
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
 
 
 def _standalone(

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from authgate_shared import redis_keys
+from authgate_shared.redis.scripts import Script
 
 from .backup import FORMAT, VERSION
 from .common import NOT_FOUND, OK, Admin, CommandError
@@ -27,7 +28,8 @@ TYPES = {"jwks", "client", "grant", "token"}
 
 # KEYS: grant, grant_rotated. ARGV: pttl (0 = none), fields JSON, rotated hashes JSON.
 # Creates the grant only when absent, in one step on the grant's slot.
-GRANT = """
+GRANT = Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for name, value in pairs(cjson.decode(ARGV[2])) do redis.call('HSET', KEYS[1], name, value) end
 for _, hash in ipairs(cjson.decode(ARGV[3])) do redis.call('SADD', KEYS[2], hash) end
@@ -37,6 +39,7 @@ if tonumber(ARGV[1]) > 0 then
 end
 return 1
 """
+)
 
 
 def lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -90,7 +93,6 @@ class Restorer:
         self.created_at_ms = created_at_ms
         self.now_ms = int(admin.now() * 1000)
         self.counts: Counter[str] = Counter()
-        self.grant_script = self.redis.register_script(GRANT)
 
     def remaining(self, ttl_ms: int | None) -> int | None:
         """Milliseconds left now (None: no expiry); <= 0 means expired since the backup."""
@@ -129,7 +131,7 @@ class Restorer:
             orjson.dumps(fields),
             orjson.dumps(value.get("rotated", [])),
         ]
-        created = bool(await self.grant_script(keys=keys, args=args))
+        created = bool(await GRANT(self.redis, keys=keys, args=args))
         await self._index(
             redis_keys.client_grants(fields["client_id"]), grant_id, int(fields["expiry"]), left
         )

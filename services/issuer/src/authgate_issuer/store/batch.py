@@ -12,16 +12,17 @@ concurrently, so there the ordered steps go one after the other.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
+
+from authgate_shared.redis.scripts import Script, load_all
 
 T = TypeVar("T")
 
@@ -41,30 +42,6 @@ def chain(*queues: Queue) -> Queue:
             queue(pipe)
 
     return queue_all
-
-
-@dataclass(frozen=True)
-class Script:
-    """A Lua script addressed by its SHA-1 (EVALSHA); every Script is loaded on a NOSCRIPT."""
-
-    source: str
-    sha: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        # SHA-1 because that is how Redis names scripts (EVALSHA), not for security.
-        digest = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
-        object.__setattr__(self, "sha", digest)
-        _SCRIPTS.append(self)
-
-    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[EncodableT]) -> None:
-        if isinstance(pipe, ClusterPipeline):
-            # Cluster pipelines refuse EVALSHA; EVAL sends the source (and caches it).
-            pipe.eval(self.source, len(keys), *keys, *args)
-        else:
-            pipe.evalsha(self.sha, len(keys), *keys, *args)
-
-
-_SCRIPTS: list[Script] = []
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,8 +108,7 @@ async def run(redis: aioredis.Redis, queue: Queue) -> list[Any]:
             queue(pipe)
             results = list(await pipe.execute(raise_on_error=False))
         if any(isinstance(item, NoScriptError) for item in results):
-            for script in _SCRIPTS:
-                await redis.script_load(script.source)
+            await load_all(redis)
             continue
         for item in results:
             if isinstance(item, Exception):
@@ -166,7 +142,7 @@ async def around_script(
     if isinstance(redis, RedisCluster):
         if before is not nothing:
             await run(redis, before)
-        result = await redis.register_script(script.source)(keys=keys, args=args)
+        result = await script(redis, keys=keys, args=args)
         later = await run(redis, after) if after is not nothing else []
         return ScriptRun(result=result, after=later)
     at = 0

@@ -20,6 +20,7 @@ from redis.asyncio.client import Pipeline
 
 from authgate_shared import redis_keys
 from authgate_shared.redis.connection import RedisSettings, wait_for_replicas
+from authgate_shared.redis.scripts import Script
 
 from . import batch
 
@@ -142,22 +143,25 @@ def schedule_expiry(pipe: Pipeline, record: ClientRecord) -> None:
 # Compare-and-set on the registration token hash, so of two concurrent RFC 7592 updates with the
 # same token only one wins (the other's token is already rotated away). KEEPTTL: an update never
 # extends the registration's lifetime. One key, so it also runs unchanged on Redis Cluster.
-_REPLACE_IF_TOKEN = """
+_REPLACE_IF_TOKEN = Script(
+    """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 if cjson.decode(raw)['registration_token_hash'] ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 """
+)
 
 
 async def replace_client(
     redis: aioredis.Redis, record: ClientRecord, *, expected_token_hash: str
 ) -> bool:
     """Store ``record`` over the current one if that still has ``expected_token_hash``."""
-    script = redis.register_script(_REPLACE_IF_TOKEN)
     keys = [redis_keys.client(record.client_id)]
-    return bool(await script(keys=keys, args=[expected_token_hash, record.to_json()]))
+    return bool(
+        await _REPLACE_IF_TOKEN(redis, keys=keys, args=[expected_token_hash, record.to_json()])
+    )
 
 
 async def delete_client(redis: aioredis.Redis, client_id: str) -> bool:

@@ -24,14 +24,17 @@ from redis.asyncio.client import Pipeline
 from redis.typing import EncodableT
 
 from authgate_shared import redis_keys
+from authgate_shared.redis.scripts import Script
 
 from . import batch, grants_lua
 
 REVOKE_BATCH = 500
-CREATE = batch.Script(grants_lua.CREATE)
-ROTATE = batch.Script(grants_lua.ROTATE)
-MINT = batch.Script(grants_lua.MINT)
-INDEX = batch.Script(grants_lua.INDEX)
+CREATE = Script(grants_lua.CREATE)
+ROTATE = Script(grants_lua.ROTATE)
+MINT = Script(grants_lua.MINT)
+INDEX = Script(grants_lua.INDEX)
+REVOKE_TOKEN = Script(grants_lua.REVOKE_TOKEN)
+REVOKE_GRANT = Script(grants_lua.REVOKE_GRANT)
 
 
 @dataclass(frozen=True)
@@ -238,8 +241,7 @@ async def revoke_token(redis: aioredis.Redis, jti: str) -> bool:
     """Delete one access-token record and publish its jti; False if it was not live."""
     grant_id = redis_keys.grant_id_of_jti(jti)
     keys = [redis_keys.grant_tokens(grant_id), redis_keys.token(jti)]
-    script = redis.register_script(grants_lua.REVOKE_TOKEN)
-    return bool(await script(keys=keys, args=[jti, redis_keys.REVOCATION_CHANNEL]))
+    return bool(await REVOKE_TOKEN(redis, keys=keys, args=[jti, redis_keys.REVOCATION_CHANNEL]))
 
 
 async def revoke_grant(redis: aioredis.Redis, grant_id: str) -> tuple[bool, list[str]]:
@@ -248,8 +250,7 @@ async def revoke_grant(redis: aioredis.Redis, grant_id: str) -> tuple[bool, list
     Returns (whether the grant existed, revoked jtis). The client index entry is left to be
     pruned; a dangling grant id there is harmless.
     """
-    script = redis.register_script(grants_lua.REVOKE_GRANT)
-    result = await script(keys=_keys(grant_id), args=_script_args(grant_id))
+    result = await REVOKE_GRANT(redis, keys=_keys(grant_id), args=_script_args(grant_id))
     return bool(result[0]), [_text(j) for j in result[1:]]
 
 
