@@ -58,6 +58,7 @@ class CimdSettings:
     cache_max_seconds: int
     negative_cache_seconds: int
     fetches_per_host_per_minute: int
+    ca_file: Path | None = None  # SSL_CERT_FILE: the CA bundle documents are checked against
 
 
 def _scope_descriptions(value: str) -> dict[str, str]:
@@ -264,6 +265,9 @@ class IssuerSettings:
         cache_max = env.integer("CIMD_CACHE_MAX_SECONDS", 86400, minimum=1)
         if cache_max < cache_min:
             env.problems.append("CIMD_CACHE_MAX_SECONDS must not be below CIMD_CACHE_MIN_SECONDS")
+        ca_file = env.text("SSL_CERT_FILE")
+        if ca_file and not Path(ca_file).is_file():
+            env.problems.append(f"SSL_CERT_FILE names no readable file: {ca_file!r}")
         cimd = CimdSettings(
             enabled=env.flag("CIMD_ENABLED", True),
             allow_private_addresses=cimd_private,
@@ -280,6 +284,7 @@ class IssuerSettings:
             fetches_per_host_per_minute=env.integer(
                 "CIMD_FETCHES_PER_HOST_PER_MINUTE", 30, minimum=1
             ),
+            ca_file=Path(ca_file) if ca_file else None,
         )
         grace = env.integer(
             "REFRESH_REUSE_GRACE_SECONDS", 0, minimum=0, maximum=MAX_REFRESH_REUSE_GRACE_SECONDS
