@@ -21,10 +21,10 @@ import orjson
 
 from ..settings import IssuerSettings
 from .errors import InvalidClientMetadata, InvalidRedirectUri
+from .grants import GRANT_TYPES
 from .redirect_uris import uri_problem, validate_redirect_uri
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-GRANT_TYPES = ("authorization_code", "refresh_token")
 APPLICATION_TYPES = ("web", "native")
 URL_MEMBERS = ("client_uri", "logo_uri", "tos_uri", "policy_uri")
 TEXT_MEMBERS = ("client_name", "software_id", "software_version")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import IssuerSettings
+from .grants import GRANT_TYPES
 
-GRANT_TYPES = ["authorization_code", "refresh_token"]
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
@@ -23,7 +23,7 @@ def server_metadata(settings: IssuerSettings) -> dict[str, Any]:
         "jwks_uri": f"{base}/jwks",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": GRANT_TYPES,
+        "grant_types_supported": list(GRANT_TYPES),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,

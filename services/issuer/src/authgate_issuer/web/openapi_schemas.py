@@ -12,7 +12,6 @@ from typing import Any, get_args
 from ..oauth.client_metadata import (
     APPLICATION_TYPES,
     AUTH_METHODS,
-    GRANT_TYPES,
     MAX_CONTACTS,
     MAX_LIST,
     MAX_REDIRECT_URIS,
@@ -21,6 +20,7 @@ from ..oauth.client_metadata import (
     URL_MEMBERS,
 )
 from ..oauth.errors import ErrorCode
+from ..oauth.grants import GRANT_TYPES
 
 Schema = dict[str, Any]
 

@@ -68,8 +68,11 @@ GRANTS: dict[str, GrantType[Any, Any]] = {
     authorization_code.GRANT_TYPE: _AUTHORIZATION_CODE,
     refresh_token.GRANT_TYPE: _REFRESH_TOKEN,
 }
-"""The registry: ``grant_type`` -> its grant module. RFC 8414 ``grant_types_supported``
-(``oauth.server_metadata.GRANT_TYPES``) must list the same grant types."""
+"""The registry: ``grant_type`` -> its grant module."""
+
+GRANT_TYPES = tuple(GRANTS)
+"""What the metadata advertises (RFC 8414 ``grant_types_supported``) and clients may register
+(RFC 7591 ``grant_types``): the registry's keys, so the three never disagree."""
 
 
 @dataclass(frozen=True)
