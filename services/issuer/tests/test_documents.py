@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from authgate_issuer.web.fast_documents import Document, IssuerApp
 
-PATHS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks"]
+PATHS = ["/.well-known/oauth-authorization-server", "/jwks"]
 # Differ per answer by design: the clock and a fresh id per request.
 VOLATILE = {"date", "x-request-id"}
 

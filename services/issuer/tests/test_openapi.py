@@ -24,7 +24,6 @@ JSON = "application/json"
 STATUSES = {
     ("/health", "get"): {"200", "503"},
     ("/.well-known/oauth-authorization-server", "get"): {"200", "304"},
-    ("/.well-known/openid-configuration", "get"): {"200", "304"},
     ("/jwks", "get"): {"200", "304"},
     ("/register", "post"): {"201", "400", "413", "429", "503"},
     ("/register/{client_id}", "get"): {"200", "401", "503"},

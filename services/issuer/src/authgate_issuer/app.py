@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from authgate_shared import errors
+from authgate_shared.cors import CorsPolicy
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
@@ -39,6 +40,7 @@ from .oauth.errors import OAuthError
 from .settings import IssuerSettings
 from .store.keystore import load_key_ring, publish_jwks, ring_version
 from .web import logs, metrics, openapi, request_id
+from .web.cors import Cors, answer_headers
 from .web.fast_documents import IssuerApp
 from .web.middleware import BodyLimit, SecurityHeaders
 from .web.responses import json_response
@@ -88,7 +90,9 @@ def create_app(
             finally:
                 publisher.cancel()
 
+    cors = CorsPolicy.of(settings.cors_allowed_origins)
     app = IssuerApp(
+        cors=cors,
         title="Authgate issuer",
         version="0.2.0",
         lifespan=lifespan,
@@ -129,9 +133,14 @@ def create_app(
             return json_response(body, 503, headers={"Retry-After": "2"})
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> Response:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         LOG.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-        return json_response({"error": errors.SERVER_ERROR, "error_description": "internal error"}, 500)
+        body = {"error": errors.SERVER_ERROR, "error_description": "internal error"}
+        response = json_response(body, 500)
+        # Starlette answers this outside every middleware: add what web.cors would have.
+        for name, value in answer_headers(cors, request.scope):
+            response.headers.append(name.decode(), value.decode())
+        return response
 
     for module in (
         health,
@@ -149,6 +158,8 @@ def create_app(
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # Outside BodyLimit, so a 413 is readable cross-origin too.
+    app.add_middleware(Cors, policy=cors)
     app.add_middleware(SecurityHeaders)
     metrics.install(app, settings)
     # Last, so it is outermost and every other middleware's log lines carry the request id.

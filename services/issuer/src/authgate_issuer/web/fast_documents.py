@@ -4,8 +4,8 @@ They change only with configuration or a key rotation, so each is serialised onc
 ETag) and ``GET`` is answered before the framework (``IssuerApp``): routing, dependency
 resolution and five middlewares cost ~50 times the work of sending precomputed bytes. The
 answer is the one the routes in ``endpoints.discovery``/``endpoints.jwks`` give, headers
-included (security headers, request id, metrics), and those routes serve every other method
-and the OpenAPI description.
+included (security headers, CORS headers, request id, metrics), and those routes serve every
+other method and the OpenAPI description.
 """
 
 from __future__ import annotations
@@ -20,14 +20,20 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from authgate_shared.cors import CorsPolicy
+
 from ..context import IssuerContext
 from ..oauth.server_metadata import server_metadata
 from ..settings import IssuerSettings
 from ..store.keystore import KeyRing
 from . import request_id
+from .cors import EXPOSED
 from .middleware import SECURITY_HEADERS
 
-METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+# Only RFC 8414's name: /.well-known/openid-configuration promises OpenID Connect Discovery
+# (ID tokens, subject_types_supported, ...), which this server does not do, and MCP clients try
+# oauth-authorization-server first (MCP 2025-11-25 "Authorization Server Metadata Discovery").
+METADATA_PATHS = ("/.well-known/oauth-authorization-server",)
 JWKS_PATH = "/jwks"
 METADATA_CACHE_CONTROL = "public, max-age=3600"
 # Short enough that a rotated-in key reaches caches long before it signs anything widely used.
@@ -111,9 +117,10 @@ def documents_of(request: Request) -> Documents:
 class IssuerApp(FastAPI):
     """FastAPI, with the precomputed documents answered before its middleware stack."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, cors: CorsPolicy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.documents = Documents()
+        self.cors = cors or CorsPolicy.of(("*",))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -126,14 +133,19 @@ class IssuerApp(FastAPI):
 
     async def _send(self, scope: Scope, send: Send, document: Document) -> None:
         started = time.perf_counter()
-        if_none_match = None
+        if_none_match = origin = None
         for name, value in scope["headers"]:
             if name == b"if-none-match":
                 if_none_match = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value
         not_modified = document.matches(if_none_match)
         status = 304 if not_modified else 200
         headers = document.headers(not_modified)
         headers += SECURITY_HEADERS
+        # What web.cors.Cors adds to the framework's answer of the same path.
+        headers += self.cors.headers(origin)
+        headers.append(EXPOSED)
         headers.append((request_id.HEADER, request_id.for_scope(scope).encode("ascii")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if not_modified else document.body})

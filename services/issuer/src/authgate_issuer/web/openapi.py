@@ -110,7 +110,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "304": NOT_MODIFIED,
             }
         }
-        for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+        for path in ("/.well-known/oauth-authorization-server",)
     },
     ("/jwks", "get"): {
         "responses": {
