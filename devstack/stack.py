@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import redis
 
-from testsupport.proxies import NGINX_MAIN, render_nginx
-
+from .gateway import proxy_command
 from .redis_bin import redis_command
 from .supervisor import Child
 
@@ -38,42 +35,6 @@ class Plan:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
-
-
-def choose_proxy() -> str | None:
-    """Caddy (it passes the client's Host and keeps 403 challenges as-is), else nginx."""
-    return next((kind for kind in ("caddy", "nginx") if shutil.which(kind)), None)
-
-
-PROXY_CONFIGS = Path(__file__).resolve().parent / "proxy"
-
-
-def proxy_command(plan: Plan, directory: Path) -> tuple[list[str], dict[str, str]]:
-    """The proxy in front of the demo server, from ``devstack/proxy/`` (one loopback MCP host,
-    its resource bound in the auth address, built like the shipped ``deploy/`` configs)."""
-    gateway = plan.ports["gateway"]
-    values = {
-        "MCP_HOST": f"127.0.0.1:{gateway}",
-        "MCP_RESOURCE": quote(plan.url("gateway"), safe=""),
-        "VERIFIER": f"127.0.0.1:{plan.ports['verifier']}",
-        "MCP_UPSTREAM": f"127.0.0.1:{plan.ports['mcp']}",
-    }
-    if plan.proxy == "nginx":
-        for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
-            (directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        values |= {"LISTEN": f"127.0.0.1:{gateway}", "MCP_SERVER_NAME": "127.0.0.1"}
-        template = (PROXY_CONFIGS / "nginx.conf.template").read_text()
-        (directory / "authgate.conf").write_text(render_nginx(template, values))
-        (directory / "nginx.conf").write_text(NGINX_MAIN.format(include="authgate.conf"))
-        args = ["nginx", "-p", f"{directory}/", "-c", "nginx.conf", "-e", "error.log"]
-        return args, {}
-    env = values | {
-        "PORT": str(gateway),
-        "XDG_DATA_HOME": str(directory / "data"),
-        "XDG_CONFIG_HOME": str(directory / "config"),
-    }
-    caddyfile = str(PROXY_CONFIGS / "Caddyfile")
-    return ["caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"], env
 
 
 def http_ready(url: str) -> bool:
@@ -187,7 +148,7 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
     if plan.proxy is not None:
         proxy_dir = (plan.run_dir / "proxy" / plan.proxy).resolve()
         proxy_dir.mkdir(parents=True, exist_ok=True)
-        args, env = proxy_command(plan, proxy_dir)
+        args, env = proxy_command(plan.proxy, plan.ports, proxy_dir)
         gateway = plan.url("gateway")
         result.append(
             Child(

@@ -1,5 +1,7 @@
 """``make run`` (``python -m devstack``) as a user runs it: it starts, prints the URLs and the
-line to try, that line answers 401 with the verifier's challenge, and Ctrl-C stops everything."""
+line to try, that line answers 401 with the verifier's challenge, and Ctrl-C stops everything.
+Traefik, running the shipped ``deploy/traefik/dynamic.yml``, is the default gateway; nginx and
+Caddy are chosen with ``--proxy`` / ``DEVSTACK_PROXY``."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from devstack.gateway import proxy_command
 from testsupport.devstack_run import DevstackRun
+from testsupport.proxies import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +42,7 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         gateway = f"http://127.0.0.1:{ports['gateway']}/mcp"
         shown = [line for line in lines if line.startswith("devstack")]
         assert any(line.endswith(f"  curl -i {gateway}") for line in shown), shown
+        assert any(line.endswith(f"MCP server (traefik): {gateway}") for line in shown), shown
         assert any(line.startswith("issuer   | ") for line in lines)
         response = httpx.get(gateway, timeout=10)
         assert response.status_code == 401
@@ -47,7 +53,7 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         ]
         assert (run_dir / "redis" / "appendonlydir").is_dir()
         # Redis's and the proxy's own output goes to their log files, not the terminal.
-        assert not any(line.startswith(("redis ", "caddy ", "nginx ")) for line in lines), lines
+        assert not any(line.startswith(("redis ", "traefik ")) for line in lines), lines
         assert (run_dir / "logs" / "redis.log").read_text()
         # The admin CLI, run from the checkout with nothing exported, finds this stack.
         listed = admin_cli(run, tmp_path, "tokens", "stats")
@@ -84,3 +90,27 @@ def test_make_run_names_the_variable_of_a_busy_port_and_starts_nothing(tmp_path:
     assert f"port {ports['gateway']} (gateway) is in use" in done.stdout
     assert "DEVSTACK_GATEWAY_PORT" in done.stdout
     assert not (tmp_path / ".run").exists()
+
+
+def test_make_run_runs_the_shipped_traefik_file_itself(tmp_path: Path) -> None:
+    """Not a copy: the file the docs ship, its hosts and resource given as its template values."""
+    ports = {"gateway": 8080, "verifier": 8090, "mcp": 8091, "issuer": 8000}
+    args, env = proxy_command("traefik", ports, tmp_path)
+    assert f"--providers.file.filename={SHIPPED['traefik']}" in args
+    assert not list(tmp_path.iterdir())
+    assert env["MCP_A_HOST"] == "127.0.0.1"
+    assert env["MCP_A_RESOURCE"] == "http://127.0.0.1:8080"
+    assert env["VERIFIER"] == "127.0.0.1:8090" and env["MCP_A_UPSTREAM"] == "127.0.0.1:8091"
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "caddy"])
+def test_make_run_with_nginx_or_caddy(tmp_path: Path, proxy: str) -> None:
+    run = DevstackRun.on_free_ports(tmp_path / ".run", proxy=proxy)
+    with run.started():
+        gateway = f"http://127.0.0.1:{run.ports['gateway']}"
+        assert any(line.endswith(f"MCP server ({proxy}): {gateway}/mcp") for line in run.lines)
+        response = httpx.get(gateway + "/mcp", timeout=10)
+        assert response.status_code == 401
+        metadata = gateway + "/.well-known/oauth-protected-resource"
+        assert response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata}"'
+        assert httpx.get(metadata, timeout=10).json()["resource"] == gateway

