@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from devstack.gateway import choose_proxy
 from devstack.redis_bin import find_redis_server
-from devstack.stack import DEFAULT_PORTS, Plan, children, choose_proxy, python_service
+from devstack.stack import DEFAULT_PORTS, Plan, children, python_service
 from devstack.supervisor import Supervisor
 from testsupport.ports import free_port
 
