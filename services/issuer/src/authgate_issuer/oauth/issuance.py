@@ -22,6 +22,7 @@ from authgate_shared import redis_keys
 from ..context import IssuerContext
 from ..store import batch, grants
 from ..store.grants import Grant
+from . import refresh_grace
 from .credentials import hash_secret, new_id, new_secret
 
 
@@ -211,6 +212,7 @@ async def refresh_grant(
     ctx: IssuerContext,
     grant: Grant,
     *,
+    presented_token: str,
     presented_hash: str,
     scope: str,
     resources: list[str],
@@ -222,10 +224,25 @@ async def refresh_grant(
     and stores the access-token record. A failure before the script leaves the presented token
     current, so the client's retry succeeds; raises ``RefreshRefused`` unless it rotated.
     Returns the response and the results of ``after``, run once the script has (store.batch).
+    Within ``REFRESH_REUSE_GRACE_SECONDS`` a concurrent refresh that lost the race gets the
+    winner's pair (oauth.refresh_grace) instead of ``RefreshRefused("reuse")``.
     """
     now = ctx.now()
     new_refresh = new_refresh_token(ctx, grant.grant_id)
     access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
+    grace = ctx.settings.refresh_reuse_grace_seconds
+    sealed = ""
+    if grace:
+        successor = refresh_grace.Successor(
+            access_token=access_token,
+            refresh_token=new_refresh,
+            scope=scope,
+            jti=token.jti,
+            exp=token.exp,
+        )
+        sealed = refresh_grace.seal(
+            successor, preceding_token=presented_token, grant_id=grant.grant_id, random=ctx.random
+        )
     rotation = await grants.rotate(
         ctx.redis,
         grant,
@@ -234,12 +251,39 @@ async def refresh_grant(
         now=now,
         ttl=ctx.settings.refresh_token_lifetime,
         token=token,
+        grace=grace,
+        sealed=sealed,
         after=after,
     )
+    if rotation.status == "grace":
+        tokens = replayed(ctx, rotation, presented_token=presented_token, grant_id=grant.grant_id)
+        return Refreshed(tokens=tokens, after=rotation.after)
     if rotation.status != "ok":
         raise RefreshRefused(rotation.status, rotation.revoked)
     tokens = _response(ctx, access_token, new_refresh, scope, token)
     return Refreshed(tokens=tokens, after=rotation.after)
+
+
+def replayed(
+    ctx: IssuerContext, rotation: grants.Rotation, *, presented_token: str, grant_id: str
+) -> TokenResponse:
+    """The pair a rotation gave, answered again to its preceding token within the grace
+    window (rotation status "grace"); ``expires_in`` counts down to the same ``exp``."""
+    successor = refresh_grace.open_sealed(
+        rotation.sealed or "", preceding_token=presented_token, grant_id=grant_id
+    )
+    if successor is None:
+        # Only a sealed value not made for this token could get here (the hashes matched):
+        # refuse without revoking anything.
+        raise RefreshRefused("invalid", [])
+    return TokenResponse(
+        access_token=successor.access_token,
+        refresh_token=successor.refresh_token,
+        expires_in=max(successor.exp - ctx.now(), 0),
+        scope=successor.scope,
+        grant_id=grant_id,
+        jti=successor.jti,
+    )
 
 
 __all__ = [

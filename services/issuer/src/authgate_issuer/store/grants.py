@@ -185,11 +185,14 @@ async def load_grant(redis: aioredis.Redis, grant_id: str) -> Grant | None:
 
 class Rotation(NamedTuple):
     status: str
-    """"ok", "invalid" (not a current or rotated token of this grant) or "reuse"."""
+    """"ok", "invalid" (not a current or rotated token of this grant), "grace" (the preceding
+    token within REFRESH_REUSE_GRACE_SECONDS) or "reuse"."""
     revoked: list[str]
     """The access tokens revoked with the grant on reuse."""
     after: list[Any]
     """The results of the commands queued to run after the script."""
+    sealed: str | None = None
+    """With status "grace": the successor pair the preceding rotation gave, sealed."""
 
 
 async def rotate(
@@ -201,23 +204,31 @@ async def rotate(
     now: int,
     ttl: int,
     token: NewToken | None = None,
+    grace: int = 0,
+    sealed: str = "",
     after: batch.Queue = batch.nothing,
 ) -> Rotation:
     """Compare-and-swap of the refresh-token hash, storing ``token`` in the same script.
-    Without a token it only detects reuse. ``after`` runs once the script has (store.batch)."""
+    Without a token it only detects reuse. ``after`` runs once the script has (store.batch).
+
+    ``grace`` > 0 (``REFRESH_REUSE_GRACE_SECONDS``): a rotation keeps ``sealed`` (the successor
+    pair, oauth.refresh_grace) for that long, and the preceding token presented again within it
+    gets status "grace" and the sealed pair (``Rotation.sealed``)."""
     keys = _keys(grant.grant_id)
     args: list[EncodableT] = [*_script_args(grant.grant_id), presented_hash, new_hash]
-    args += [grant.client_id, ttl, now + ttl, now]
+    args += [grant.client_id, ttl, now + ttl, now, grace, sealed]
     before: batch.Queue = batch.nothing
     if token is not None:
         before = batch.chain(index_grant(grant, now + ttl, now), index_token(token, now))
         keys.append(redis_keys.token(token.jti))
         args += token.script_args(now)
     run = await batch.around_script(redis, ROTATE, keys, args, before=before, after=after)
-    status, *revoked = (_text(item) for item in run.result)
+    status, *rest = (_text(item) for item in run.result)
     if status == "ok" and token is None:
         await batch.run(redis, index_grant(grant, now + ttl, now))
-    return Rotation(status=status, revoked=revoked, after=run.after)
+    if status == "grace":
+        return Rotation(status=status, revoked=[], after=run.after, sealed=rest[0])
+    return Rotation(status=status, revoked=rest, after=run.after)
 
 
 async def mint_token(

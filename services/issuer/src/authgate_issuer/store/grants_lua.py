@@ -96,8 +96,8 @@ return 1
 
 # KEYS: grant, grant_tokens, grant_rotated[, token record]
 # ARGV: prefix, grant id, channel, presented hash, new hash, client id, ttl (s), new expiry,
-#       now[, jti, record JSON, token TTL (s)]
-# Returns {'ok'}, {'invalid'} or {'reuse', revoked jtis...}.
+#       now, grace (s), sealed successor[, jti, record JSON, token TTL (s)]
+# Returns {'ok'}, {'invalid'}, {'grace', sealed successor} or {'reuse', revoked jtis...}.
 # OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: the current refresh token is swapped for the new one and
 # (with the fourth key) the new access token is stored in the same step, so a refresh either
 # happened completely or not at all and the presented token stays valid after any failure
@@ -105,18 +105,33 @@ return 1
 # The current hash already being the new one means this very rotation ran before and only its
 # reply was lost (the new token is a fresh secret no other request knows): answer 'ok' again
 # instead of treating the resend as reuse.
+# With a grace window (ARGV[10] > 0, oauth.refresh_grace) the rotation also keeps the presented
+# hash as 'previous_hash', until when it may come back, and the successor pair sealed for its
+# holder; the preceding token presented again before then gets {'grace', sealed} (the same
+# pair), which a later rotation overwrites, so only the immediately preceding token qualifies.
 ROTATE = (
     _STORE_TOKEN
     + """
-local current = redis.call('HMGET', KEYS[1], 'refresh_hash', 'client_id')
+local current = redis.call('HMGET', KEYS[1], 'refresh_hash', 'client_id', 'previous_hash',
+  'previous_until', 'previous_sealed')
 if not current[1] or current[2] ~= ARGV[6] then return {'invalid'} end
 if current[1] == ARGV[5] then return {'ok'} end
 if current[1] == ARGV[4] then
   redis.call('HSET', KEYS[1], 'refresh_hash', ARGV[5], 'expiry', ARGV[8], 'refresh_issued_at', ARGV[9])
+  if tonumber(ARGV[10]) > 0 and ARGV[11] ~= '' then
+    redis.call('HSET', KEYS[1], 'previous_hash', ARGV[4],
+      'previous_until', tonumber(ARGV[9]) + tonumber(ARGV[10]), 'previous_sealed', ARGV[11])
+  elseif current[3] then
+    redis.call('HDEL', KEYS[1], 'previous_hash', 'previous_until', 'previous_sealed')
+  end
   redis.call('SADD', KEYS[3], ARGV[4])
-  if KEYS[4] then store_token(KEYS[4], ARGV[10], ARGV[11], ARGV[12]) end
+  if KEYS[4] then store_token(KEYS[4], ARGV[12], ARGV[13], ARGV[14]) end
   for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
   return {'ok'}
+end
+if current[3] == ARGV[4] and tonumber(ARGV[10]) > 0
+    and tonumber(current[4]) >= tonumber(ARGV[9]) then
+  return {'grace', current[5]}
 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 0 then return {'invalid'} end
 """

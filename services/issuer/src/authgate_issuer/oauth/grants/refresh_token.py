@@ -19,7 +19,7 @@ from ...web import logs, metrics
 from ..allowlist import is_allowed
 from ..credentials import hash_secret, new_secret
 from ..errors import InvalidGrant, InvalidScope
-from ..issuance import RefreshRefused, TokenResponse, refresh_grant
+from ..issuance import RefreshRefused, TokenResponse, refresh_grant, replayed
 from ..params import Params
 from ..resource_indicators import narrow_resources
 from .shared import client_reread, ensure_still_registered
@@ -90,6 +90,7 @@ async def handle(
     presented_hash = hash_secret(request.refresh_token)
     if not hmac.compare_digest(presented_hash, grant.refresh_hash):
         # Not the current token: the script tells a rotated one (reuse: revoke) from garbage.
+        # Within REFRESH_REUSE_GRACE_SECONDS the preceding token gets its successor again.
         rotation = await grants.rotate(
             ctx.redis,
             grant,
@@ -97,14 +98,26 @@ async def handle(
             new_hash=hash_secret(new_secret(ctx.random)),
             now=ctx.now(),
             ttl=ctx.settings.refresh_token_lifetime,
+            grace=ctx.settings.refresh_reuse_grace_seconds,
         )
-        _refused(client, grant=grant, refused=RefreshRefused(rotation.status, rotation.revoked))
-    if not is_allowed(grant.username, ctx.settings):
-        await grants.revoke_grant(ctx.redis, grant.grant_id)
+        if rotation.status != "grace":
+            _refused(client, grant=grant, refused=RefreshRefused(rotation.status, rotation.revoked))
+        await _ensure_user_allowed(ctx, grant)
+        try:
+            tokens = replayed(
+                ctx, rotation, presented_token=request.refresh_token, grant_id=grant.grant_id
+            )
+        except RefreshRefused as refused:
+            _refused(client, grant=grant, refused=refused)
         logs.event(
-            "grant_revoked_user_not_allowed", username=grant.username, grant_id=grant.grant_id
+            "refresh_token_grace_replay",
+            client_id=client.client_id,
+            username=grant.username,
+            grant_id=grant.grant_id,
+            jti=tokens.jti,
         )
-        raise InvalidGrant("the user is no longer allowed to use this service")
+        return tokens
+    await _ensure_user_allowed(ctx, grant)
     scope = narrow_scope(requested=request.scope, granted=grant.scope)
     resources = narrow_resources(
         requested=list(request.resources), granted=grant.resources, settings=ctx.settings
@@ -114,6 +127,7 @@ async def handle(
         refreshed = await refresh_grant(
             ctx,
             grant,
+            presented_token=request.refresh_token,
             presented_hash=presented_hash,
             scope=scope,
             resources=resources,
@@ -135,6 +149,16 @@ async def handle(
         jti=tokens.jti,
     )
     return tokens
+
+
+async def _ensure_user_allowed(ctx: IssuerContext, grant: Grant) -> None:
+    """A user taken off ALLOWED_GITHUB_USERS loses the grant at its next refresh."""
+    if not is_allowed(grant.username, ctx.settings):
+        await grants.revoke_grant(ctx.redis, grant.grant_id)
+        logs.event(
+            "grant_revoked_user_not_allowed", username=grant.username, grant_id=grant.grant_id
+        )
+        raise InvalidGrant("the user is no longer allowed to use this service")
 
 
 def _refused(client: ClientRecord, *, grant: Grant, refused: RefreshRefused) -> NoReturn:
