@@ -184,7 +184,8 @@ async def test_scheme_is_case_insensitive(env: Env, scheme: str) -> None:
 async def test_no_bearer_token_gets_bare_challenge(env: Env, headers: dict[str, str]) -> None:
     response = await call(env.app, headers={**forwarded(MCP_A), **headers})
     assert response.status == 401
-    assert response.headers["www-authenticate"] == f"Bearer {META_A}"
+    # MCP 2025-11-25 scope selection: the scope to ask for (the issuer's default here).
+    assert response.headers["www-authenticate"] == f'Bearer {META_A}, scope="mcp:*"'
     assert response.headers["content-type"] == "application/json" and response.json()
 
 
@@ -257,7 +258,9 @@ async def test_gateway_token_refused_unless_explicitly_allowed(env: Env, redis_u
     assert env.app.metrics.decisions["gateway_token"] == 1
     ok = await call(env.app, headers={**forwarded(MCP_A), **bearer(env.good.token)})
     assert ok.status == 200
-    lax_settings = VerifierSettings.from_env(verifier_env(redis_url, REQUIRE_RESOURCE_TOKENS="false"))
+    lax_settings = VerifierSettings.from_env(
+        verifier_env(redis_url, REQUIRE_RESOURCE_TOKENS="false")
+    )
     assert any("REQUIRE_RESOURCE_TOKENS=false" in w for w in lax_settings.warnings)
     async with running(VerifierApp(lax_settings)) as lax:
         for resource in (MCP_A, MCP_B):

@@ -22,14 +22,17 @@ from redis.asyncio import Redis
 
 from authgate_shared import __version__
 from authgate_shared.claims import InvalidToken, decode
+from authgate_shared.cors import CorsPolicy
 from authgate_shared.errors import INVALID_REQUEST, INVALID_TOKEN, TEMPORARILY_UNAVAILABLE
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS, create_pubsub_client, create_redis
 from authgate_shared.runtime import Clock, system_clock
 
 from . import logs
-from .challenge import BAD_REQUEST_CHALLENGE, Message, error_response
+from .challenge import Message, error_response
+from .cors import PREFLIGHT_PASS, DenialCors, direct_preflight, forwarded_preflight
 from .decision import REVOKED, Denial, VerifiedToken, accept_claims, decide
 from .decision_log import DecisionLog
+from .denials import NO_TOKEN_REASON, DenialResponses
 from .errors import RedisUnavailable
 from .keyset import KeySet, static_keys
 from .metadata import WELL_KNOWN, metadata_response
@@ -51,13 +54,11 @@ MAX_TOKEN_BYTES = 8192
 EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
 MALFORMED = Denial(401, INVALID_TOKEN, "malformed", "token is not a JWT")
 # Not sent as an RFC 6750 error code (§3.1: none when credentials are absent); body only.
-NO_TOKEN = Denial(401, INVALID_REQUEST, "no_token", "bearer token required")
+NO_TOKEN = Denial(401, INVALID_REQUEST, NO_TOKEN_REASON, "bearer token required")
 BAD_REQUEST_DENIAL = Denial(400, INVALID_REQUEST, "bad_request", "")
 UNAVAILABLE_DENIAL = Denial(503, TEMPORARILY_UNAVAILABLE, "unavailable", "")
-UNAVAILABLE = error_response(
-    503, "temporarily_unavailable", "token store unavailable, retry shortly", retry_after="1"
-)
-NOT_FOUND = error_response(404, "not_found", "no such endpoint")
+NOT_FOUND_TEXT = ("not_found", "no such endpoint")
+NOT_FOUND = error_response(404, *NOT_FOUND_TEXT)
 METHOD_NOT_ALLOWED = error_response(405, INVALID_REQUEST, "method not allowed", allow="GET, HEAD")
 
 
@@ -90,13 +91,15 @@ class VerifierApp:
             bind_from_address=settings.bind_from_address,
             prefixes=settings.path_prefixes,
             required_scopes=settings.required_scopes,
+            default_scope=settings.default_scope,
         )
+        self.cors = DenialCors(CorsPolicy.of(settings.cors_allowed_origins))
+        self.denials = DenialResponses(self.cors)
         self.metrics = Metrics(self.cache, self.revocation)
         self._counts = self.metrics.decisions
         self._latency = self.metrics.verify_latency
         self._require_resource_tokens = settings.require_resource_tokens
         self.decisions = DecisionLog(settings.log_decisions, settings.log_allowed_sample, random)
-        self._denials: dict[tuple[str, Denial], tuple[Message, Message]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriber: Redis | None = None
         self._started_at = clock()
@@ -152,17 +155,18 @@ class VerifierApp:
             self._counts["bad_request"] += 1
             if self.decisions.denied:
                 self.decisions.log_denied(BAD_REQUEST_DENIAL, None, None)
-            await self._send_pair(
-                send, error_response(400, INVALID_REQUEST, str(exc), BAD_REQUEST_CHALLENGE)
-            )
+            await self._send_pair(send, self.denials.bad_request(str(exc), scope["headers"]))
             return
         # RFC 6750 §3.1: no credentials (or another scheme) -> challenge without an error code.
         scheme, _, token = (auth or b"").partition(b" ")
         if scheme.lower() != b"bearer":
-            self._counts["no_token"] += 1
-            if self.decisions.denied:
-                self.decisions.log_denied(NO_TOKEN, resource.uri, None)
-            await self._challenge_missing(send, resource)
+            if auth is None and forwarded_preflight(scope["headers"]):
+                # A CORS preflight carries no token (Fetch §4.8): the MCP server answers it,
+                # and gets no identity with it (see cors).
+                self._counts["preflight"] += 1
+                await self._send_pair(send, PREFLIGHT_PASS)
+                return
+            await self._deny(send, NO_TOKEN, resource, None, scope)
             return
         token = token.strip(b" ")
         now = self.clock()
@@ -171,14 +175,14 @@ class VerifierApp:
             if verified is None:
                 result = await self._verify_token(token, now)
                 if isinstance(result, Denial):
-                    await self._deny(send, result, resource)
+                    await self._deny(send, result, resource, None, scope)
                     return
                 verified = result
             denial = decide(
                 verified, resource, require_resource_tokens=self._require_resource_tokens
             )
             if denial is not None:
-                await self._deny(send, denial, resource, verified)
+                await self._deny(send, denial, resource, verified, scope)
                 return
             revocation = self.revocation
             if not (
@@ -187,13 +191,13 @@ class VerifierApp:
             ):
                 # The verified claims stay cached: a replayed revoked token then costs one
                 # EXISTS, not a signature check.
-                await self._deny(send, REVOKED, resource, verified)
+                await self._deny(send, REVOKED, resource, verified, scope)
                 return
         except RedisUnavailable:
             self._counts["unavailable"] += 1
             if self.decisions.denied:
                 self.decisions.log_denied(UNAVAILABLE_DENIAL, resource.uri, verified)
-            await self._send_pair(send, UNAVAILABLE)
+            await self._send_pair(send, self.denials.unavailable(scope["headers"]))
             return
         self._counts["allowed"] += 1
         if self.decisions.allowed:
@@ -225,51 +229,38 @@ class VerifierApp:
             self.cache.put(token, result, now)
         return result
 
-    async def _challenge_missing(self, send: Send, resource: Resource) -> None:
-        key = (resource.uri, NO_TOKEN)
-        pair = self._denials.get(key)
-        if pair is None:
-            pair = error_response(
-                401, NO_TOKEN.error, NO_TOKEN.description, resource.challenges.missing
-            )
-            self._remember(key, pair)
-        await self._send_pair(send, pair)
-
     async def _deny(
         self,
         send: Send,
         denial: Denial,
         resource: Resource,
-        token: VerifiedToken | None = None,
+        token: VerifiedToken | None,
+        scope: Scope,
     ) -> None:
         self._counts[denial.reason] += 1
         if self.decisions.denied:
             self.decisions.log_denied(denial, resource.uri, token)
-        key = (resource.uri, denial)
-        pair = self._denials.get(key)
-        if pair is None:
-            challenges = resource.challenges
-            challenge = challenges.insufficient if denial.status == 403 else challenges.invalid
-            pair = error_response(denial.status, denial.error, denial.description, challenge)
-            self._remember(key, pair)
-        await self._send_pair(send, pair)
-
-    def _remember(self, key: tuple[str, Denial], pair: tuple[Message, Message]) -> None:
-        if len(self._denials) >= 4096:
-            self._denials.clear()
-        self._denials[key] = pair
+        await self._send_pair(send, self.denials.for_denial(resource, denial, scope["headers"]))
 
     # Other routes
 
     async def protected_resource_metadata(self, scope: Scope, send: Send, path: str) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
+        headers, method = scope["headers"], scope["method"]
+        if direct_preflight(method, headers):
+            # A preflight for the document itself (clients send MCP-Protocol-Version).
+            preflight = self.cors.metadata_preflight(headers)
+            await send({"type": "http.response.start", "status": 204, "headers": preflight})
+            await send(EMPTY_BODY)
+            return
+        if method not in ("GET", "HEAD"):
             await self._send_pair(send, METHOD_NOT_ALLOWED)
             return
-        settings = self.settings
+        settings, cors = self.settings, self.cors.metadata_headers(headers)
         answer = metadata_response(
-            self.resources, scope, path, settings.issuer_url, settings.scopes_supported
+            self.resources, scope, path, settings.issuer_url, settings.scopes_supported, cors
         )
-        await self._send_pair(send, answer or NOT_FOUND)
+        # A 404 a browser client can read, so it falls back from a path-suffixed URL.
+        await self._send_pair(send, answer or error_response(404, *NOT_FOUND_TEXT, more=cors))
 
     async def health(self, send: Send) -> None:
         uptime = int(self.clock() - self._started_at)

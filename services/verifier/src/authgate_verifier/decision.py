@@ -72,7 +72,9 @@ def accept_claims(
     sub, name = claims.get("sub"), claims.get("github_username")
     client_id, scope = claims.get("client_id"), claims.get("scope", "")
     values = (sub, name, client_id)
-    if not all(isinstance(v, str) and _SAFE_IDENTITY(v) for v in values) or not isinstance(scope, str):
+    if not all(isinstance(v, str) and _SAFE_IDENTITY(v) for v in values) or not isinstance(
+        scope, str
+    ):
         return UNSAFE_CLAIMS
     if scope and not _SAFE_VALUE(scope):
         return UNSAFE_CLAIMS

@@ -38,8 +38,10 @@ def metadata_response(
     path: str,
     issuer_url: str,
     scopes: Iterable[str],
+    cors_headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> tuple[Message, Message] | None:
-    """The ASGI start and body messages of ``path``'s metadata; None when no resource has it."""
+    """The ASGI start and body messages of ``path``'s metadata; None when no resource has it.
+    ``cors_headers``: the request origin's (a public document, readable by browser clients)."""
     headers = dict(scope["headers"])
     try:
         resource = resolver.for_metadata_path(
@@ -49,7 +51,7 @@ def metadata_response(
             path[len(WELL_KNOWN) :].rstrip("/"),
         )
     except BadForwardedRequest as exc:
-        return error_response(400, INVALID_REQUEST, str(exc))
+        return error_response(400, INVALID_REQUEST, str(exc), more=cors_headers)
     except LookupError:
         return None
     body = metadata_document(resource, issuer_url, scopes)
@@ -60,7 +62,7 @@ def metadata_response(
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"cache-control", b"public, max-age=300"),
-            (b"access-control-allow-origin", b"*"),
+            *cors_headers,
         ],
     }
     return start, {"type": "http.response.body", "body": body}

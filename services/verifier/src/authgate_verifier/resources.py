@@ -75,6 +75,7 @@ class ResourceResolver:
         bind_from_address: bool,
         prefixes: Mapping[str, tuple[str, ...]],
         required_scopes: Mapping[str, frozenset[str]],
+        default_scope: str = "",
     ) -> None:
         self._services = services
         self._bind_from_address = bind_from_address
@@ -84,6 +85,7 @@ class ResourceResolver:
         # Longest first, so /a/b wins over /a.
         self._prefixes = {h: sorted(p, key=len, reverse=True) for h, p in merged.items()}
         self._scopes = required_scopes
+        self._default_scope = default_scope
         self._bound: dict[bytes, Resource | str] = {}
         self._hosts: dict[bytes, Resource | _Host | str] = {}
         self._resources: dict[str, Resource] = {}
@@ -204,7 +206,7 @@ class ResourceResolver:
             uri=uri,
             metadata_url=metadata_url + parts.path,
             required_scopes=required,
-            challenges=challenges_for(metadata_url + parts.path, required),
+            challenges=challenges_for(metadata_url + parts.path, required, self._default_scope),
         )
 
 

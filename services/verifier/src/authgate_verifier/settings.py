@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
-from authgate_shared.config import ConfigError, EnvReader, parse_base_url
+from authgate_shared.config import ConfigError, EnvReader, parse_base_url, parse_origins
 from authgate_shared.keys import MIN_HMAC_BYTES, load_public_pem, pem_text
 from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
@@ -48,6 +48,16 @@ def _parse_prefixes(value: str) -> dict[str, tuple[str, ...]]:
         result.setdefault(host, []).append(prefix)
     # Longest first, so /a/b wins over /a.
     return {h: tuple(sorted(set(p), key=len, reverse=True)) for h, p in result.items()}
+
+
+# RFC 6749 §3.3 scope-token: NQCHAR, which also keeps it a plain quoted-string in a challenge.
+SCOPE_TOKEN_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+
+
+def _parse_scope(value: str) -> str:
+    if not SCOPE_TOKEN_RE.match(value):
+        raise ValueError(f"must be one scope token (RFC 6749 §3.3), got {value!r}")
+    return value
 
 
 def _parse_share(value: str) -> float:
@@ -103,6 +113,12 @@ class VerifierSettings:
     token_cache_size: int
     token_cache_ttl: int
     scopes_supported: tuple[str, ...]
+    """SCOPES_SUPPORTED: listed in the PRM (plus the resource's required scopes)."""
+    default_scope: str
+    """DEFAULT_SCOPE (the issuer's value): the ``scope`` a 401 challenge asks for on a resource
+    without REQUIRED_SCOPES, i.e. what the issuer grants a client that names none."""
+    cors_allowed_origins: tuple[str, ...]
+    """CORS_ALLOWED_ORIGINS: origins whose pages may read the 401/403 and the PRM; ``*`` = any."""
     log_format: str
     log_level: str
     log_decisions: str
@@ -183,6 +199,8 @@ class VerifierSettings:
             token_cache_size=env.integer("TOKEN_CACHE_SIZE", 10000, minimum=0, maximum=10**6),
             token_cache_ttl=env.integer("TOKEN_CACHE_TTL", 300, minimum=1, maximum=86400),
             scopes_supported=env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,)),
+            default_scope=env.parsed("DEFAULT_SCOPE", DEFAULT_SCOPE, _parse_scope),
+            cors_allowed_origins=env.parsed("CORS_ALLOWED_ORIGINS", ("*",), parse_origins),
             log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_decisions=env.choice("LOG_DECISIONS", "off", ("off", "denied", "all")),
