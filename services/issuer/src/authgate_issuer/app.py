@@ -30,6 +30,7 @@ from .endpoints import (
     consent,
     discovery,
     health,
+    home,
     introspect,
     jwks,
     register,
@@ -143,6 +144,7 @@ def create_app(
         return response
 
     for module in (
+        home,
         health,
         discovery,
         jwks,

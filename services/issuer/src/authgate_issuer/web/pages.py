@@ -39,7 +39,7 @@ PAGE_HEADERS = {
 }
 
 
-def _page(title: str, body: str, status: int) -> HTMLResponse:
+def page(title: str, body: str, status: int) -> HTMLResponse:
     html = (
         '<!doctype html><html lang="en" dir="ltr"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -50,7 +50,7 @@ def _page(title: str, body: str, status: int) -> HTMLResponse:
 
 
 def error_page(title: str, detail: str, status: int = 400) -> HTMLResponse:
-    return _page(title, f"<p>{escape(detail)}</p><p>You can close this window.</p>", status)
+    return page(title, f"<p>{escape(detail)}</p><p>You can close this window.</p>", status)
 
 
 def describe_redirect(redirect_uri: str) -> tuple[str, str | None]:
@@ -113,7 +113,7 @@ def consent_page(view: ConsentView, action: str) -> HTMLResponse:
         '<button type="submit" name="action" value="approve">Approve</button>'
         '<button type="submit" name="action" value="deny">Deny</button></form>'
     )
-    return _page("Authorize access", body, 200)
+    return page("Authorize access", body, 200)
 
 
 def redirect(url: str, status: int = 302) -> Response:
