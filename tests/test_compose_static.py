@@ -316,3 +316,21 @@ def test_dockerfile_builds_a_small_pinned_non_root_image(name: str) -> None:
     else:
         assert cmd[:2] == ["python", "-m"]
         assert (ROOT / (cmd[2].replace(".", "/") + ".py")).exists()
+
+
+def test_every_mcp_host_routes_the_issuers_metadata() -> None:
+    """MCP 2025-03-26 clients look for RFC 8414 metadata on the MCP server's own origin: each
+    MCP host has an unauthenticated router to the issuer, above its MCP router."""
+    routers = objects("routers")
+    protected = {n: r for n, r in routers.items() if "middlewares" in r}
+    for name, router in protected.items():
+        host = host_of_rule(router["rule"])
+        found = [
+            r
+            for r in routers.values()
+            if r.get("service") == "auth" and host_of_rule(r["rule"]) == host
+        ]
+        assert len(found) == 1 and "middlewares" not in found[0], name
+        assert "Path(`/.well-known/oauth-authorization-server`)" in found[0]["rule"]
+        assert "PathPrefix(`/.well-known/oauth-authorization-server/`)" in found[0]["rule"]
+        assert int(found[0]["priority"]) > int(router.get("priority", "0"))

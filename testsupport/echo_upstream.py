@@ -1,7 +1,9 @@
 """An upstream behind the proxy that records every request it receives (headers included).
 
 Runs in a thread of the test process, so a test can assert on exactly what the proxy forwarded:
-the verifier's identity headers, and never a client-sent or placeholder copy.
+the verifier's identity headers, and never a client-sent or placeholder copy. Like an MCP server
+that serves browser clients, it answers CORS itself (any origin, the requested method and
+headers), so a preflight that reaches it succeeds and one that does not, fails.
 """
 
 from __future__ import annotations
@@ -53,12 +55,23 @@ class EchoUpstream:
                 upstream.received.append(record)
                 payload = json.dumps({"path": self.path, "headers": record.headers}).encode()
                 self.send_response(200)
+                if self.headers.get("Origin"):
+                    self._cors()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
+            def _cors(self) -> None:
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Access-Control-Expose-Headers", "Mcp-Session-Id")
+                if self.command == "OPTIONS":
+                    asked = self.headers.get("Access-Control-Request-Method", "")
+                    self.send_header("Access-Control-Allow-Methods", asked)
+                    wanted = self.headers.get("Access-Control-Request-Headers", "")
+                    self.send_header("Access-Control-Allow-Headers", wanted)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
 
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet: the test asserts on ``received`` instead."""
