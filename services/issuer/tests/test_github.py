@@ -43,7 +43,7 @@ def code_for(standin: GitHubStandin, settings: IssuerSettings, login: str = "oct
 
 def login(settings: IssuerSettings, code: str) -> github.GitHubUser:
     async def run() -> github.GitHubUser:
-        timeout = httpx.Timeout(settings.github_timeout)
+        timeout = httpx.Timeout(settings.github.timeout)
         async with httpx.AsyncClient(timeout=timeout) as http:
             return await github.login(http, settings, code)
 

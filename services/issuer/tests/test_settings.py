@@ -23,8 +23,8 @@ def test_defaults_follow_the_seed(env: dict[str, str]) -> None:
     assert settings.client_lifetime == 7776000
     assert settings.redis.url == "redis://redis:6379/0"
     assert settings.jwt_algorithm == "RS256"
-    assert settings.github_base_url == "https://github.com"
-    assert settings.github_api_url == "https://api.github.com"
+    assert settings.github.base_url == "https://github.com"
+    assert settings.github.api_url == "https://api.github.com"
     assert settings.keys_dir == Path("/keys")
 
 
@@ -45,9 +45,9 @@ def test_redis_url_wins_and_password_is_quoted(env: dict[str, str]) -> None:
 
 def test_allowlist_is_trimmed_and_case_insensitive(env: dict[str, str]) -> None:
     settings = IssuerSettings.from_env({**env, "ALLOWED_GITHUB_USERS": " Octocat ,, Hubot "})
-    assert settings.allowed_github_users == frozenset({"octocat", "hubot"})
-    assert not settings.allow_all_github_users
-    assert IssuerSettings.from_env({**env, "ALLOWED_GITHUB_USERS": "*"}).allow_all_github_users
+    assert settings.github.allowed_users == frozenset({"octocat", "hubot"})
+    assert not settings.github.allow_all_users
+    assert IssuerSettings.from_env({**env, "ALLOWED_GITHUB_USERS": "*"}).github.allow_all_users
 
 
 def test_every_bad_variable_is_named_in_one_error(env: dict[str, str]) -> None:

@@ -61,7 +61,7 @@ async def open_context(
     """
     keys = await asyncio.to_thread(load_key_ring, settings)
     redis = create_redis(settings.redis)
-    timeout = httpx.Timeout(settings.github_timeout, connect=min(settings.github_timeout, 5.0))
+    timeout = httpx.Timeout(settings.github.timeout, connect=min(settings.github.timeout, 5.0))
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             yield IssuerContext(

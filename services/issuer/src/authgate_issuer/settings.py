@@ -20,6 +20,8 @@ from authgate_shared.redis.connection import RedisSettings, redis_settings_from_
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
+from .login.settings import GithubSettings, github_settings_from_env
+
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
 # names; these are the known exceptions). Extend with REDIRECT_URI_APP_SCHEMES.
 DEFAULT_APP_SCHEMES = ("cursor", "vscode", "vscode-insiders", "windsurf", "claude")
@@ -81,10 +83,7 @@ class IssuerSettings:
     base_domain: str | None
     redis: RedisSettings
     http: HttpLimits
-    github_client_id: str
-    github_client_secret: str = field(repr=False)
-    github_base_url: str
-    github_api_url: str
+    github: GithubSettings
     dev_login: bool
     jwt_algorithm: str
     jwt_secret: bytes | None = field(repr=False)
@@ -95,8 +94,6 @@ class IssuerSettings:
     access_token_lifetime: int
     refresh_token_lifetime: int
     client_lifetime: int
-    allowed_github_users: frozenset[str]
-    allow_all_github_users: bool
     app_schemes: tuple[str, ...]
     services: ServiceList
     """ALLOWED_RESOURCES: the MCP services tokens may be issued for (RFC 8707)."""
@@ -106,7 +103,6 @@ class IssuerSettings:
     max_body_bytes: int
     code_lifetime: int
     state_lifetime: int
-    github_timeout: float
     cookie_secret: bytes | None = field(repr=False)
     trusted_proxies: tuple[str, ...]
     register_rate_per_minute: int
@@ -163,8 +159,6 @@ class IssuerSettings:
 
         dev_login = env.flag("AUTHGATE_DEV_LOGIN", False)
         if dev_login:
-            client_id = env.text("GITHUB_CLIENT_ID", "authgate-dev") or ""
-            client_secret = env.text("GITHUB_CLIENT_SECRET", "authgate-dev") or ""
             if issuer_url and not is_loopback_host(urlsplit(issuer_url).hostname or ""):
                 env.problems.append(
                     "AUTHGATE_DEV_LOGIN=true is only allowed when ISSUER_URL is a loopback address"
@@ -172,16 +166,7 @@ class IssuerSettings:
             warnings.append(
                 "DEV LOGIN MODE: users log in through the local GitHub stand-in; never use this in production"
             )
-        else:
-            client_id = env.required(
-                "GITHUB_CLIENT_ID",
-                "the GitHub OAuth app's client id (or AUTHGATE_DEV_LOGIN=true for local development)",
-            )
-            client_secret = env.required(
-                "GITHUB_CLIENT_SECRET", "the GitHub OAuth app's client secret"
-            )
-        github_base_url = env.parsed("GITHUB_BASE_URL", "https://github.com", parse_base_url)
-        github_api_url = env.parsed("GITHUB_API_URL", "https://api.github.com", parse_base_url)
+        github = github_settings_from_env(env, dev_login=dev_login, warnings=warnings)
 
         algorithm = env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS)
         secret_text = env.raw("GATEWAY_JWT_SECRET")
@@ -205,14 +190,6 @@ class IssuerSettings:
                 load_private_pem(pem_text(private_pem), algorithm)
             except ValueError as exc:
                 env.problems.append(f"GATEWAY_RSA_PRIVATE_KEY {exc}")
-
-        allowed_raw = env.items("ALLOWED_GITHUB_USERS")
-        allow_all = "*" in allowed_raw
-        allowed = frozenset(u.lower() for u in allowed_raw if u != "*")
-        if not allowed_raw:
-            warnings.append(
-                "ALLOWED_GITHUB_USERS is empty: nobody can log in (use '*' to allow every GitHub user)"
-            )
 
         services = env.parsed(
             "ALLOWED_RESOURCES",
@@ -300,10 +277,7 @@ class IssuerSettings:
             base_domain=base_domain.lower() if base_domain else None,
             redis=redis_settings_from_env(env),
             http=http_limits_from_env(env),
-            github_client_id=client_id,
-            github_client_secret=client_secret,
-            github_base_url=github_base_url,
-            github_api_url=github_api_url,
+            github=github,
             dev_login=dev_login,
             jwt_algorithm=algorithm,
             jwt_secret=jwt_secret,
@@ -313,8 +287,6 @@ class IssuerSettings:
             access_token_lifetime=env.integer("ACCESS_TOKEN_LIFETIME", 2592000, minimum=1),
             refresh_token_lifetime=env.integer("REFRESH_TOKEN_LIFETIME", 31536000, minimum=1),
             client_lifetime=env.integer("CLIENT_LIFETIME", 7776000, minimum=0),
-            allowed_github_users=allowed,
-            allow_all_github_users=allow_all,
             app_schemes=tuple(
                 s.lower() for s in env.items("REDIRECT_URI_APP_SCHEMES", DEFAULT_APP_SCHEMES)
             ),
@@ -325,7 +297,6 @@ class IssuerSettings:
             max_body_bytes=env.integer("MAX_BODY_BYTES", 65536, minimum=1024),
             code_lifetime=env.integer("AUTHORIZATION_CODE_LIFETIME", 600, minimum=10, maximum=600),
             state_lifetime=env.integer("STATE_LIFETIME", 300, minimum=30, maximum=3600),
-            github_timeout=env.integer("GITHUB_TIMEOUT_MS", 10000, minimum=100) / 1000,
             cookie_secret=cookie_secret.encode() if cookie_secret else None,
             trusted_proxies=trusted_proxies,
             register_rate_per_minute=env.integer("REGISTER_RATE_PER_MINUTE", 60, minimum=0),
@@ -346,4 +317,4 @@ class IssuerSettings:
         return settings
 
 
-__all__ = ["CimdSettings", "ConfigError", "IssuerSettings", "is_loopback_host"]
+__all__ = ["CimdSettings", "ConfigError", "GithubSettings", "IssuerSettings", "is_loopback_host"]

@@ -33,13 +33,13 @@ async def github_login_url(ctx: IssuerContext, pending: Pending) -> str:
     state = await pending_store.save_state(ctx.redis, pending, ctx.random, settings.state_lifetime)
     query = urlencode(
         {
-            "client_id": settings.github_client_id,
+            "client_id": settings.github.client_id,
             "redirect_uri": settings.callback_url,
             "state": state,
             "scope": GITHUB_SCOPE,
         }
     )
-    return f"{settings.github_base_url}/login/oauth/authorize?{query}"
+    return f"{settings.github.base_url}/login/oauth/authorize?{query}"
 
 
 def _refused(reason: str) -> Response:

@@ -94,10 +94,10 @@ async def exchange_code(http: httpx.AsyncClient, settings: IssuerSettings, code:
     """GitHub's access token for ``code`` (POST /login/oauth/access_token)."""
     request = http.build_request(
         "POST",
-        f"{settings.github_base_url}/login/oauth/access_token",
+        f"{settings.github.base_url}/login/oauth/access_token",
         data={
-            "client_id": settings.github_client_id,
-            "client_secret": settings.github_client_secret,
+            "client_id": settings.github.client_id,
+            "client_secret": settings.github.client_secret,
             "code": code,
             "redirect_uri": settings.callback_url,
         },
@@ -125,7 +125,7 @@ async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: s
     """``GET /user`` on the API base."""
     request = http.build_request(
         "GET",
-        f"{settings.github_api_url}/user",
+        f"{settings.github.api_url}/user",
         headers={
             "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",

@@ -11,7 +11,7 @@ from ..settings import IssuerSettings
 
 
 def is_allowed(login: str, settings: IssuerSettings) -> bool:
-    if settings.allow_all_github_users:
+    if settings.github.allow_all_users:
         return True
     normalised = login.strip().lower()
-    return bool(normalised) and normalised in settings.allowed_github_users
+    return bool(normalised) and normalised in settings.github.allowed_users
