@@ -81,7 +81,7 @@ BAD: list[tuple[dict[str, Any], type[OAuthError], str]] = [
     ({"redirect_uris": [42]}, InvalidRedirectUri, "must be a string"),
     ({"redirect_uris": ["https://x.example/cb"] * 21}, InvalidRedirectUri, "1 to 20"),
     ({"redirect_uris": ["http://evil.example/cb"]}, InvalidRedirectUri, "non-loopback"),
-    ({"token_endpoint_auth_method": "private_key_jwt"}, InvalidClientMetadata, "must be one of"),
+    ({"token_endpoint_auth_method": "client_secret_jwt"}, InvalidClientMetadata, "must be one of"),
     ({"token_endpoint_auth_method": 1}, InvalidClientMetadata, "token_endpoint_auth_method"),
     ({"grant_types": "authorization_code"}, InvalidClientMetadata, "JSON array"),
     ({"grant_types": []}, InvalidClientMetadata, "non-empty"),

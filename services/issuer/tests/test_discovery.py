@@ -29,10 +29,25 @@ def test_metadata_document(client: TestClient, settings: IssuerSettings) -> None
         "client_secret_basic",
         "client_secret_post",
         "none",
+        "private_key_jwt",
     ]
+    for endpoint in ("token", "revocation", "introspection"):
+        assert doc[f"{endpoint}_endpoint_auth_methods_supported"] == (
+            doc["token_endpoint_auth_methods_supported"]
+        )
+        # RFC 8414 §2: required with private_key_jwt; asymmetric only, never none or HS*.
+        algs = doc[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+        assert {"RS256", "ES256", "PS256"} <= set(algs)
+        assert not [a for a in algs if a == "none" or a.startswith("HS")]
+    assert doc["client_id_metadata_document_supported"] is True
     assert doc["scopes_supported"] == ["mcp:*"]
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert doc == server_metadata(settings)
+
+
+def test_metadata_says_when_client_metadata_documents_are_off(env: dict[str, str]) -> None:
+    settings = IssuerSettings.from_env({**env, "CIMD_ENABLED": "false"})
+    assert server_metadata(settings)["client_id_metadata_document_supported"] is False
 
 
 def test_openid_configuration_is_not_served(client: TestClient) -> None:

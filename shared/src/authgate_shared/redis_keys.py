@@ -106,6 +106,25 @@ def rate_limit(route: str, address: str, window: int) -> str:
     return f"{PREFIX}ratelimit:{{{route}:{address}}}:{window}"
 
 
+def cimd_status(client_id: str) -> str:
+    """Freshness of a Client ID Metadata Document client (JSON: fetched, or the failure),
+    TTL = its cache lifetime (HTTP caching, clamped) or CIMD_NEGATIVE_CACHE_SECONDS. The
+    validated client itself is the ordinary client record, ``client(client_id)``."""
+    return f"{PREFIX}cimd:{{{client_id}}}"
+
+
+def client_jwks(uri_hash: str) -> str:
+    """A client's JWK Set fetched from its ``jwks_uri`` (keyed by the URI's SHA-256), cached
+    like a metadata document."""
+    return f"{PREFIX}client_jwks:{{{uri_hash}}}"
+
+
+def client_assertion(assertion_hash: str) -> str:
+    """A used private_key_jwt ``jti`` (RFC 7523 §3 item 7), keyed by SHA-256 of client id and
+    jti, until the assertion's ``exp``: SET NX refuses a replay."""
+    return f"{PREFIX}client_assertion:{{{assertion_hash}}}"
+
+
 def all_clients_pattern() -> str:
     """SCAN MATCH pattern for every client record (admin CLI only; never on a request path)."""
     return f"{PREFIX}client:*"

@@ -14,6 +14,7 @@ from fastapi import Request
 from authgate_shared.redis.connection import create_redis
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
+from .outbound.fetch import open_document_client
 from .settings import IssuerSettings
 from .store.keystore import KeyRing, load_key_ring
 
@@ -25,6 +26,8 @@ class IssuerContext:
     keys: KeyRing
     http: httpx.AsyncClient
     """Client for GitHub calls, with bounded timeouts."""
+    documents: httpx.AsyncClient
+    """The SSRF-safe client of client metadata documents and jwks_uri (outbound.fetch)."""
     clock: Clock
     random: RandomBytes
     started_at: float
@@ -54,7 +57,7 @@ async def open_context(
     clock: Clock = system_clock,
     random: RandomBytes = system_random,
 ) -> AsyncIterator[IssuerContext]:
-    """Load the key ring, open the Redis and GitHub clients; close them on exit.
+    """Load the key ring, open the Redis, GitHub and document clients; close them on exit.
 
     The app's lifespan and the admin/test code that calls issuer functions directly use this
     one constructor, so both sign with the same keys and talk to Redis the same way.
@@ -63,12 +66,16 @@ async def open_context(
     redis = create_redis(settings.redis)
     timeout = httpx.Timeout(settings.github.timeout, connect=min(settings.github.timeout, 5.0))
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http,
+            open_document_client(settings.cimd) as documents,
+        ):
             yield IssuerContext(
                 settings=settings,
                 redis=redis,
                 keys=keys,
                 http=http,
+                documents=documents,
                 clock=clock,
                 random=random,
                 started_at=clock(),

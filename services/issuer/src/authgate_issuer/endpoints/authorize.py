@@ -2,7 +2,7 @@
 approval of this browser for this client) before anything is sent to GitHub.
 
 Errors before the client and redirect URI are known good: an HTML page, status 400, no redirect
-(OAuth 2.1 §4.1.2.1). Later errors: 302 to the client with ``error`` and ``iss`` (RFC 9207).
+(OAuth 2.1 §4.1.2.1); so is a client id URL whose metadata document cannot be used (``cimd``). Later errors: 302 to the client with ``error`` and ``iss`` (RFC 9207).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from ..cimd.resolver import CimdRefused, find_client
 from ..context import IssuerContext, get_context
 from ..oauth import consent_cookie
 from ..oauth.authorization_request import (
@@ -21,9 +22,9 @@ from ..oauth.authorization_request import (
     validate,
 )
 from ..store import pending as pending_store
-from ..store.clients import load_client
 from ..store.pending import Pending
 from ..web import logs, pages
+from ..web.client_identity import identity_html
 from .consent import CONSENT_PATH, github_login_url
 
 router = APIRouter()
@@ -34,8 +35,12 @@ async def authorize(request: Request, ctx: IssuerContext = Depends(get_context))
     settings = ctx.settings
     try:
         params = parse(request.scope["query_string"].decode("latin-1"))
-        client = await load_client(ctx.redis, requested_client_id(params), ctx.now())
+        client = await find_client(ctx, requested_client_id(params))
         auth = validate(params, client, settings)
+    except CimdRefused as exc:
+        logs.event("authorize_refused", reason=exc.reason)
+        status = 429 if exc.retry_after is not None else 400
+        return pages.error_page("This application could not be verified", exc.reason, status)
     except PageError as exc:
         logs.event("authorize_refused", reason=exc.detail)
         return pages.error_page(exc.title, exc.detail)
@@ -66,6 +71,7 @@ async def authorize(request: Request, ctx: IssuerContext = Depends(get_context))
         resources=auth.resources,
         request_id=request_id,
         csrf_token=consent_cookie.csrf_token(key, browser, request_id),
+        identity_html=identity_html(client.client_id, auth.redirect_uri, settings.cimd),
     )
     response = pages.consent_page(view, f"{settings.issuer_url}{CONSENT_PATH}")
     if new_cookie is not None:

@@ -21,7 +21,11 @@ from authgate_shared.runtime import RandomBytes
 
 from ..context import IssuerContext, get_context
 from ..oauth import credentials
-from ..oauth.client_metadata import parse_json_object, validate_client_metadata
+from ..oauth.client_metadata import (
+    SECRET_METHODS,
+    parse_json_object,
+    validate_client_metadata,
+)
 from ..oauth.errors import InvalidClientMetadata, InvalidToken
 from ..settings import IssuerSettings
 from ..store import grants
@@ -69,8 +73,8 @@ def updated_record(
     The body must carry this client's ``client_id``; a ``client_secret`` in it must be the
     current one (a client may not choose its secret). Both are 400 ``invalid_client_metadata``:
     the caller is already authenticated, so a 401 would wrongly blame the access token. A client
-    keeps its secret across updates unless it becomes public (``none``); a public client that
-    becomes confidential gets a new one. Identity, issue time and expiry never change.
+    keeps its secret across updates unless it moves to a method without one (``none``,
+    ``private_key_jwt``); a client that moves to a ``client_secret_*`` method gets a new one. Identity, issue time and expiry never change.
     """
     if data.get("client_id") != record.client_id:
         raise InvalidClientMetadata("the body's client_id must be this client's id (RFC 7592 §2.2)")
@@ -84,7 +88,7 @@ def updated_record(
             )
     metadata = validate_client_metadata(data, settings)
     secret_hash, secret = record.client_secret_hash, None
-    if metadata["token_endpoint_auth_method"] == "none":
+    if metadata["token_endpoint_auth_method"] not in SECRET_METHODS:
         secret_hash = None
     elif secret_hash is None:
         secret = credentials.new_secret(random)

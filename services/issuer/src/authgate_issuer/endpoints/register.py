@@ -16,7 +16,11 @@ from starlette.responses import Response
 from authgate_shared.runtime import RandomBytes
 
 from ..context import context_of
-from ..oauth.client_metadata import parse_json_object, validate_client_metadata
+from ..oauth.client_metadata import (
+    SECRET_METHODS,
+    parse_json_object,
+    validate_client_metadata,
+)
 from ..oauth.credentials import hash_secret, new_id, new_secret
 from ..store.clients import ClientRecord, save_client
 from ..web import logs, metrics, rate_limits
@@ -40,10 +44,12 @@ def issue_client(
 ) -> IssuedClient:
     """New identifiers and credentials for validated metadata.
 
-    Confidential clients get a secret; ``none`` (public clients, RFC 7591 §2) does not. The
+    Clients of a ``client_secret_*`` method get a secret; ``none`` (public clients, RFC 7591
+    §2) and ``private_key_jwt`` (its keys are the credential, RFC 7523 §2.2) do not. The
     registration expires ``lifetime`` seconds from now, or never when 0 (CLIENT_LIFETIME).
     """
-    secret = None if metadata["token_endpoint_auth_method"] == "none" else new_secret(random)
+    method = metadata["token_endpoint_auth_method"]
+    secret = new_secret(random) if method in SECRET_METHODS else None
     token = new_secret(random)
     record = ClientRecord(
         client_id=new_id(random),

@@ -1,12 +1,17 @@
 """Client authentication at /token, /revoke and /introspect (RFC 6749 §2.3, OAuth 2.1 §2.4).
 
-Three methods, and a client must use the one it registered (``token_endpoint_auth_method``):
+Four methods, and a client must use the one it registered (``token_endpoint_auth_method``):
 
 * ``client_secret_basic``: HTTP Basic, where user and password are the client id and secret,
   each form-urlencoded first (RFC 6749 §2.3.1), so they are url-decoded after base64;
 * ``client_secret_post``: ``client_id`` and ``client_secret`` in the form body;
 * ``none``: a public client sends only ``client_id``; it proves nothing, which is why public
-  clients are held to PKCE and refresh-token rotation.
+  clients are held to PKCE and refresh-token rotation;
+* ``private_key_jwt``: a JWT signed with the client's private key (RFC 7523 §2.2,
+  ``client_assertion``), checked against its ``jwks`` or ``jwks_uri`` with a single-use ``jti``.
+
+A client id that is a URL names a Client ID Metadata Document (``cimd``): the client is that
+document, fetched or taken from the shared cache, and refused with the document's problem.
 
 Using two methods at once is an error (RFC 6749 §2.3). Every authentication failure is a 401
 ``invalid_client`` with ``WWW-Authenticate: Basic`` (RFC 6749 §5.2; RFC 9110 §15.5.2 requires the
@@ -27,10 +32,21 @@ from urllib.parse import unquote_plus
 
 from fastapi import Request
 
+from ..cimd.client_id import is_url_client_id
+from ..cimd.resolver import CimdRefused, find_client, resolve
 from ..context import IssuerContext
-from ..store.clients import ClientRecord, load_client
+from ..store.clients import ClientRecord
+from ..web.rate_limits import Hit
+from .client_assertion import (
+    ASSERTION_TYPE,
+    AssertionRefused,
+    claimed_client,
+    use_once,
+    verify_assertion,
+)
+from .client_jwks import KeysUnavailable, client_jwks
 from .credentials import hash_secret, verify_secret
-from .errors import InvalidClient, InvalidRequest
+from .errors import InvalidClient, InvalidRequest, TooManyRequests
 from .params import Params, parse_form
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="authgate"'}
@@ -78,6 +94,27 @@ class Presented:
     client_id: str
     secret: str | None = field(repr=False)
     method: str
+    assertion: str | None = field(default=None, repr=False)
+    """The ``client_assertion`` JWT of private_key_jwt."""
+
+
+def _asserted(params: Params, basic: tuple[str, str] | None) -> Presented | None:
+    """The credentials of a private_key_jwt request (RFC 7521 §4.2), or None for other methods."""
+    kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")
+    if kind is None and assertion is None:
+        return None
+    if basic is not None or params.get("client_secret") is not None:
+        raise InvalidRequest("use only one client authentication method (RFC 6749 §2.3)")
+    if kind != ASSERTION_TYPE or assertion is None:
+        raise _fail(f"client_assertion_type must be {ASSERTION_TYPE}, with a client_assertion")
+    try:
+        client_id = claimed_client(assertion)
+    except AssertionRefused as exc:
+        raise _fail(f"client_assertion {exc}") from None
+    body_id = params.get("client_id")
+    if body_id is not None and body_id != client_id:
+        raise _fail("client_id differs from the client_assertion's iss and sub")
+    return Presented(client_id, None, "private_key_jwt", assertion)
 
 
 def presented(request: Request, params: Params) -> Presented:
@@ -85,6 +122,9 @@ def presented(request: Request, params: Params) -> Presented:
     lookup can share a round trip with the request's other reads)."""
     header = request.headers.get("authorization")
     basic = parse_basic(header) if header else None
+    asserted = _asserted(params, basic)
+    if asserted is not None:
+        return asserted
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     if basic is not None:
         if body_secret is not None:
@@ -111,7 +151,61 @@ def check(credentials: Presented, client: ClientRecord | None) -> ClientRecord:
     return client
 
 
+def refused(exc: CimdRefused) -> InvalidClient | TooManyRequests:
+    """The RFC 6749 §5.2 answer for a client metadata document that cannot be used now."""
+    if exc.retry_after is not None:
+        return TooManyRequests(exc.reason, headers={"Retry-After": str(exc.retry_after)})
+    return _fail(exc.reason)
+
+
+async def prepare_document(ctx: IssuerContext, client_id: str, hit: Hit | None) -> Hit | None:
+    """For a URL client id: count the request's rate-limit ``hit`` first (before any fetch it
+    may cause), then make its document fresh in the shared cache, so the request's reads find
+    it; InvalidClient (or 429) when it cannot be used. The hit still to count: None then, else
+    ``hit`` unchanged."""
+    if not is_url_client_id(client_id):
+        return hit
+    if hit is not None:
+        await hit.count(ctx)
+    try:
+        await resolve(ctx, client_id)
+    except CimdRefused as exc:
+        raise refused(exc) from None
+    return None
+
+
+async def verify(
+    ctx: IssuerContext, credentials: Presented, client: ClientRecord | None
+) -> ClientRecord:
+    """``check``, and for private_key_jwt the assertion: signature by the client's keys, aud,
+    exp, and its jti used for the first time (RFC 7523 §3)."""
+    if credentials.method != "private_key_jwt" or credentials.assertion is None:
+        return check(credentials, client)
+    if client is None or client.auth_method != "private_key_jwt":
+        raise _fail(FAILED)
+    issuer = ctx.settings.issuer_url
+    try:
+        assertion = verify_assertion(
+            credentials.assertion,
+            client_id=client.client_id,
+            jwks=await client_jwks(ctx, client),
+            audiences=[issuer, f"{issuer}/token"],
+            now=ctx.clock(),
+        )
+    except AssertionRefused as exc:
+        raise _fail(f"client_assertion {exc}") from None
+    except KeysUnavailable as exc:
+        raise _fail(f"the client's keys are unavailable: {exc}") from None
+    if not await use_once(ctx.redis, assertion, now=ctx.clock()):
+        raise _fail("client_assertion was already used (its jti is single-use, RFC 7523 §3)")
+    return client
+
+
 async def authenticate(ctx: IssuerContext, request: Request, params: Params) -> ClientRecord:
     """The authenticated client, or InvalidClient / InvalidRequest."""
     credentials = presented(request, params)
-    return check(credentials, await load_client(ctx.redis, credentials.client_id, ctx.clock()))
+    try:
+        client = await find_client(ctx, credentials.client_id)
+    except CimdRefused as exc:
+        raise refused(exc) from None
+    return await verify(ctx, credentials, client)

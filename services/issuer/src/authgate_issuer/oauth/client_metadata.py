@@ -20,11 +20,14 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..settings import IssuerSettings
+from .client_jwks import jwks_problem
 from .errors import InvalidClientMetadata, InvalidRedirectUri
 from .grants import GRANT_TYPES
 from .redirect_uris import uri_problem, validate_redirect_uri
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+"""The methods for which registration issues a client secret."""
 APPLICATION_TYPES = ("web", "native")
 URL_MEMBERS = ("client_uri", "logo_uri", "tos_uri", "policy_uri")
 TEXT_MEMBERS = ("client_name", "software_id", "software_version")
@@ -175,6 +178,29 @@ def _url(data: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+def _keys(data: Mapping[str, Any], auth_method: str) -> dict[str, Any]:
+    """``jwks`` or ``jwks_uri`` (RFC 7591 §2: never both) of a private_key_jwt client, which
+    needs one (RFC 7523 §2.2: its assertions are verified with them). Other clients have no use
+    for keys: theirs are dropped like unknown members."""
+    if auth_method != "private_key_jwt":
+        return {}
+    jwks, jwks_uri = data.get("jwks"), _url(data, "jwks_uri")
+    if jwks is not None and jwks_uri is not None:
+        raise InvalidClientMetadata("use jwks or jwks_uri, not both (RFC 7591 §2)")
+    if jwks is not None:
+        problem = jwks_problem(jwks)
+        if problem is not None:
+            raise InvalidClientMetadata(f"jwks {problem}")
+        return {"jwks": {"keys": list(jwks["keys"])}}
+    if jwks_uri is None:
+        raise InvalidClientMetadata(
+            "token_endpoint_auth_method private_key_jwt needs jwks or jwks_uri"
+        )
+    if urlsplit(jwks_uri).scheme != "https":
+        raise InvalidClientMetadata("jwks_uri must be an https URL")
+    return {"jwks_uri": jwks_uri}
+
+
 def validate_client_metadata(data: Mapping[str, Any], settings: IssuerSettings) -> dict[str, Any]:
     """The metadata to register, defaults filled in; raises on the first problem found."""
     redirect_uris = _redirect_uris(data, settings)
@@ -213,4 +239,5 @@ def validate_client_metadata(data: Mapping[str, Any], settings: IssuerSettings) 
                 f"{MAX_CONTACT} chars); {shown!r} is not one"
             )
     metadata["contacts"] = contacts
+    metadata.update(_keys(data, auth_method))
     return {name: value for name, value in metadata.items() if value is not None}

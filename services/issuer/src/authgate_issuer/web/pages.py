@@ -79,6 +79,9 @@ class ConsentView:
     resources: list[str]
     request_id: str
     csrf_token: str
+    identity_html: str = ""
+    """For a metadata document client: its verified host and warnings (web.client_identity);
+    HTML made there, every value escaped."""
 
 
 def _name(text: str) -> str:
@@ -100,7 +103,7 @@ def consent_page(view: ConsentView, action: str) -> HTMLResponse:
     body = (
         f"<p><strong>{_name(view.client_name)}</strong> wants to access MCP services on your "
         "behalf. The name is chosen by the application and not verified.</p>"
-        f"<p>Client id: {_code(view.client_id)}</p>"
+        f"<p>Client id: {_code(view.client_id)}</p>{view.identity_html}"
         f"<p>You will be sent back to {_code(target)} "
         f"({_code(view.redirect_uri)}).</p>{warning_html}"
         f"<p>Scope: {_code(view.scope)}</p><p>Services:</p><ul>{resources}</ul>"
