@@ -47,7 +47,9 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         response = httpx.get(gateway, timeout=10)
         assert response.status_code == 401
         metadata = f"http://127.0.0.1:{ports['gateway']}/.well-known/oauth-protected-resource"
-        assert response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata}"'
+        assert response.headers["www-authenticate"] == (
+            f'Bearer resource_metadata="{metadata}", scope="mcp:*"'
+        )
         assert httpx.get(metadata, timeout=10).json()["authorization_servers"] == [
             f"http://127.0.0.1:{ports['issuer']}"
         ]
@@ -112,5 +114,7 @@ def test_make_run_with_nginx_or_caddy(tmp_path: Path, proxy: str) -> None:
         response = httpx.get(gateway + "/mcp", timeout=10)
         assert response.status_code == 401
         metadata = gateway + "/.well-known/oauth-protected-resource"
-        assert response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata}"'
+        assert response.headers["www-authenticate"] == (
+            f'Bearer resource_metadata="{metadata}", scope="mcp:*"'
+        )
         assert httpx.get(metadata, timeout=10).json()["resource"] == gateway
