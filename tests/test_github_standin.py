@@ -26,6 +26,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubStandin]
 @pytest.fixture(autouse=True)
 def no_faults(standin: GitHubStandin) -> None:
     standin.set_faults()
+    standin.set_orgs({})
 
 
 def authorize_url(standin: GitHubStandin, client_id: str = "authgate-dev") -> str:
@@ -183,3 +184,111 @@ def test_user_faults_spoil_a_well_formed_answer(standin: GitHubStandin) -> None:
 def test_refuses_to_listen_beyond_loopback() -> None:
     with pytest.raises(SystemExit, match="non-loopback"):
         main(["--host", "0.0.0.0"])
+
+
+# Organisations and teams (the issuer's ALLOWED_GITHUB_ORGS / ALLOWED_GITHUB_TEAMS checks).
+
+ORGS = {
+    "Acme": {
+        "members": {"octocat": "active", "hubot": "pending"},
+        "teams": {"platform": ["octocat"], "a-team": ["octocat"], "b-team": ["octocat"]},
+    },
+    "Other": {"members": {"octocat": "active"}, "teams": {"platform": ["hubot"], "z": ["octocat"]}},
+    "Corp": {"members": {"octocat": "active"}, "teams": {"secret": ["octocat"]}, "saml": True},
+}
+
+
+def org_token(standin: GitHubStandin, login: str, scope: str = "read:user read:org") -> str:
+    query = httpx.QueryParams(
+        client_id="authgate-dev", redirect_uri=CALLBACK, state="st-1", scope=scope
+    )
+    with httpx.Client() as http:
+        location = standin_login(http, f"{standin.url}/login/oauth/authorize?{query}", login)
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    answer = exchange(standin, code, Accept="application/json").json()
+    assert answer["scope"] == ",".join(sorted(scope.split()))  # GitHub: comma-separated
+    return str(answer["access_token"])
+
+
+def api(standin: GitHubStandin, path: str, token: str) -> httpx.Response:
+    return httpx.get(f"{standin.api_url}{path}", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_org_membership_states_404_and_saml_403(standin: GitHubStandin) -> None:
+    standin.set_orgs(ORGS)
+    octocat, hubot = org_token(standin, "octocat"), org_token(standin, "hubot")
+    active = api(standin, "/user/memberships/orgs/ACME", octocat)
+    assert active.status_code == 200
+    body = active.json()
+    assert body["state"] == "active" and body["organization"]["login"] == "Acme"
+    assert body["user"]["login"] == "Octocat"
+    assert api(standin, "/user/memberships/orgs/acme", hubot).json()["state"] == "pending"
+    # No membership and no such organisation look the same: 404.
+    assert api(standin, "/user/memberships/orgs/corp", hubot).status_code == 404
+    assert api(standin, "/user/memberships/orgs/nowhere", octocat).status_code == 404
+    saml = api(standin, "/user/memberships/orgs/corp", octocat)
+    assert saml.status_code == 403 and "SAML enforcement" in saml.json()["message"]
+    assert saml.headers["x-github-sso"].startswith("required; url=")
+    # The root serves the API too (github.com style); read:org is needed; bad tokens get 401.
+    root = httpx.get(
+        f"{standin.url}/user/memberships/orgs/acme", headers={"Authorization": f"token {octocat}"}
+    )
+    assert root.status_code == 200
+    no_scope = org_token(standin, "octocat", scope="read:user")
+    assert api(standin, "/user/memberships/orgs/acme", no_scope).status_code == 403
+    assert api(standin, "/user/teams", "gho_nope").status_code == 401
+
+
+def test_user_teams_paginate_with_link_headers_and_hide_saml_orgs(standin: GitHubStandin) -> None:
+    standin.set_orgs(ORGS, max_per_page=2)
+    token = org_token(standin, "octocat")
+    seen: list[str] = []
+    url: str | None = f"{standin.api_url}/user/teams?per_page=100"
+    pages = 0
+    while url is not None:
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        pages += 1
+        seen += [f"{t['organization']['login']}/{t['slug']}" for t in answer.json()]
+        assert answer.headers["x-github-sso"].startswith("partial-results; organizations=")
+        url = answer.links.get("next", {}).get("url")
+        if url is not None:
+            assert 'rel="last"' in answer.headers["link"]
+    assert pages == 2  # 4 visible teams, 2 per page (the cap wins over per_page=100)
+    # Same slug in two organisations stays apart; the SAML organisation's team is left out.
+    assert seen == ["Acme/a-team", "Acme/b-team", "Acme/platform", "Other/z"]
+    assert "Corp/secret" not in seen and "Other/platform" not in seen
+    last = httpx.get(
+        f"{standin.api_url}/user/teams?page=2&per_page=2",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert 'rel="prev"' in last.headers["link"] and 'rel="next"' not in last.headers["link"]
+
+
+def test_membership_faults_and_bad_configuration(standin: GitHubStandin) -> None:
+    standin.set_orgs(ORGS)
+    token = org_token(standin, "octocat")
+    standin.set_faults(membership="rate_limited")
+    limited = api(standin, "/user/memberships/orgs/acme", token)
+    assert limited.status_code == 403 and limited.headers["x-ratelimit-remaining"] == "0"
+    standin.set_faults(membership="error500")
+    assert api(standin, "/user/teams", token).status_code == 500
+    standin.set_faults()
+    assert api(standin, "/user/teams", token).status_code == 200
+    bad = httpx.post(
+        f"{standin.url}/_standin/orgs", json={"orgs": {"acme": {"members": {"x": "invited"}}}}
+    )
+    assert bad.status_code == 400
+
+
+def test_orgs_from_the_command_line(tmp_path) -> None:
+    args = ["--org-member", "acme:alice:pending", "--team-member", "acme/platform:bob"]
+    args += ["--saml-org", "corp", "--max-per-page", "5"]
+    proc = start_standin(tmp_path, extra_args=args)
+    try:
+        shown = httpx.get(f"{proc.url}/_standin/orgs").json()
+        assert shown["orgs"]["acme"]["members"] == {"alice": "pending", "bob": "active"}
+        assert shown["orgs"]["acme"]["teams"] == {"platform": ["bob"]}
+        assert shown["orgs"]["corp"]["saml"] is True and shown["max_per_page"] == 5
+    finally:
+        proc.stop()

@@ -45,7 +45,11 @@ class GitHubStandin(ServiceProcess):
         super().__init__(
             python_module("devstack.github_standin", *args, *extra_args),
             # dev-only code under the repository's devstack/, not an installed package
-            {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
+            {
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+                )
+            },
             log_dir / "github-standin.log",
             port=port,
             health_path="/_standin/health",
@@ -72,10 +76,17 @@ class GitHubStandin(ServiceProcess):
         token: str = "none",  # noqa: S107 - a fault mode, not a password
         user: str = "none",
         delay: float = 30.0,
+        membership: str = "none",
     ) -> None:
         """Replace the injected faults (see ``devstack.github_standin.__main__``)."""
-        body = {"token": token, "user": user, "delay": delay}
+        body = {"token": token, "user": user, "delay": delay, "membership": membership}
         httpx.post(f"{self.url}/_standin/faults", json=body, timeout=5).raise_for_status()
+
+    def set_orgs(self, orgs: dict[str, Any], *, max_per_page: int = 100) -> None:
+        """Replace who belongs to which organisation and team (devstack.github_standin.orgs):
+        ``{"acme": {"members": {"alice": "active"}, "teams": {"platform": ["alice"]}}}``."""
+        body = {"orgs": orgs, "max_per_page": max_per_page}
+        httpx.post(f"{self.url}/_standin/orgs", json=body, timeout=5).raise_for_status()
 
 
 def start_standin(log_dir: Path, **kwargs: Any) -> GitHubStandin:

@@ -16,14 +16,27 @@ Endpoints (one process serves the OAuth base and the API base):
   code: single use, 10 minutes) and ``redirect_uri_mismatch`` come back with HTTP 200.
 * ``GET /user`` and ``GET /api/v3/user`` with ``Authorization: Bearer|token <t>``: ``login``,
   ``id`` (a number, stable per login), ``name``, ``email``; 401 ``{"message": "Bad credentials"}``.
+* ``GET /user/memberships/orgs/{org}``, ``GET /user/teams`` (and under ``/api/v3``): the
+  organisations and teams the issuer checks with ``ALLOWED_GITHUB_ORGS``/``ALLOWED_GITHUB_TEAMS``,
+  with GitHub's shapes and quirks (``state`` active/pending, 404 for no membership, 403 and
+  ``X-GitHub-SSO`` for SAML-enforced organisations, ``Link`` pagination); see org_routes.py.
+  Who belongs to what: ``--org-member ORG:LOGIN[:pending]``, ``--team-member ORG/SLUG:LOGIN``,
+  ``--saml-org ORG``, ``--max-per-page N`` (all repeatable but the last), or at run time
+  ``POST /_standin/orgs`` (orgs.py). Example, "only members of acme"::
+
+      python -m devstack.github_standin --org-member acme:alice --team-member acme/platform:bob
+      ALLOWED_GITHUB_USERS= ALLOWED_GITHUB_ORGS=acme UPSTREAM_TOKEN_KEYS=k1:… authgate-issuer …
+
 * ``GET /_standin/health``: liveness.
 * ``POST /_standin/faults`` with JSON ``{"token": T, "user": U, "delay": seconds}``: fault
   injection for reliability tests, replacing the current faults (``GET`` shows them). ``T`` is
   one of ``none``, ``slow`` (wait ``delay`` then answer), ``error500``, ``malformed`` (200 with
   broken JSON), ``bad_code``, ``form_encoded`` (ignores ``Accept``); ``U`` one of ``none``,
   ``slow``, ``error500``, ``malformed``, ``unauthorized``, ``no_id`` (200 without ``id``),
-  ``string_id`` (``id`` as a string), ``bad_login`` (a login GitHub would never issue). The same
-  faults can be set at start with ``--fault-token``/``--fault-user``/``--fault-delay``.
+  ``string_id`` (``id`` as a string), ``bad_login`` (a login GitHub would never issue);
+  ``membership`` (org and team endpoints) one of ``none``, ``slow``, ``error500``,
+  ``malformed``, ``rate_limited``. The same faults can be set at start with
+  ``--fault-token``/``--fault-user``/``--fault-membership``/``--fault-delay``.
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ import logging
 import uvicorn
 
 from .app import create_standin_app
-from .state import TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
+from .state import MEMBERSHIP_FAULTS, TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
 
 LOG = logging.getLogger("authgate.standin")
 
@@ -51,7 +64,8 @@ def _is_loopback(host: str) -> bool:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m devstack.github_standin", description="local GitHub stand-in (dev login, tests)"
+        prog="python -m devstack.github_standin",
+        description="local GitHub stand-in (dev login, tests)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
@@ -67,7 +81,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--callback-url", help="the OAuth app's callback URL (redirect_uri prefix)")
     parser.add_argument("--fault-token", choices=TOKEN_FAULTS, default="none")
     parser.add_argument("--fault-user", choices=USER_FAULTS, default="none")
+    parser.add_argument("--fault-membership", choices=MEMBERSHIP_FAULTS, default="none")
     parser.add_argument("--fault-delay", type=float, default=30.0, help="seconds, for 'slow'")
+    parser.add_argument("--org-member", action="append", default=[], metavar="ORG:LOGIN[:pending]")
+    parser.add_argument("--team-member", action="append", default=[], metavar="ORG/SLUG:LOGIN")
+    parser.add_argument("--saml-org", action="append", default=[], metavar="ORG")
+    parser.add_argument("--max-per-page", type=int, default=100, choices=range(1, 101), metavar="N")
     parser.add_argument("--unsafe-listen-anywhere", action="store_true")
     return parser.parse_args(argv)
 
@@ -83,13 +102,25 @@ def main(argv: list[str] | None = None) -> None:
         client_id=args.client_id,
         client_secret=args.client_secret,
         callback_url=args.callback_url,
-        faults=Faults(token=args.fault_token, user=args.fault_user, delay=args.fault_delay),
+        faults=Faults(
+            token=args.fault_token,
+            user=args.fault_user,
+            delay=args.fault_delay,
+            membership=args.fault_membership,
+        ),
     )
+    state.directory.max_per_page = args.max_per_page
     try:
         for spec in args.user:
             for item in spec.split(","):
                 if item.strip():
                     state.add_user(item)
+        for member in args.org_member:
+            state.directory.add_member(member)
+        for team_member in args.team_member:
+            state.directory.add_team_member(team_member)
+        for org in args.saml_org:
+            state.directory.org(org).saml = True
     except ValueError as exc:
         raise SystemExit(f"github-standin: {exc}") from None
     logging.basicConfig(level=logging.INFO)

@@ -5,7 +5,6 @@ OAuth base = the server root; API base = the root or ``/api/v3`` (GitHub Enterpr
 
 from __future__ import annotations
 
-import asyncio
 from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -13,7 +12,9 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from .state import TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
+from .faults import fault_answer
+from .org_routes import add_org_routes
+from .state import MEMBERSHIP_FAULTS, TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
 
 
 def _login_page(fields: dict[str, str], state: StandinState, message: str = "") -> HTMLResponse:
@@ -41,16 +42,6 @@ def _token_answer(request: Request, body: dict[str, str], state: StandinState) -
     if wants_json and state.faults.token != "form_encoded":
         return JSONResponse(body)
     return Response(urlencode(body), media_type="application/x-www-form-urlencoded")
-
-
-async def _fault(mode: str, faults: Faults) -> Response | None:
-    if mode == "slow":
-        await asyncio.sleep(faults.delay)
-    if mode == "error500":
-        return Response("<html>Internal Server Error</html>", 500, media_type="text/html")
-    if mode == "malformed":
-        return Response('{"access_token": "tr', 200, media_type="application/json")
-    return None
 
 
 def _user_document(login: str, state: StandinState) -> dict[str, Any]:
@@ -91,8 +82,13 @@ def create_standin_app(state: StandinState) -> FastAPI:
             token=str(body.get("token", "none")),
             user=str(body.get("user", "none")),
             delay=float(body.get("delay", state.faults.delay)),
+            membership=str(body.get("membership", "none")),
         )
-        if faults.token not in TOKEN_FAULTS or faults.user not in USER_FAULTS:
+        if (
+            faults.token not in TOKEN_FAULTS
+            or faults.user not in USER_FAULTS
+            or faults.membership not in MEMBERSHIP_FAULTS
+        ):
             return JSONResponse({"error": "unknown fault"}, 400)
         state.faults = faults
         return JSONResponse(vars(faults))
@@ -126,13 +122,13 @@ def create_standin_app(state: StandinState) -> FastAPI:
         login = state.canonical_login(form.get("login", ""))
         if login is None:
             return _login_page(fields, state, "That login cannot sign in here.")
-        code = state.issue_code(login, redirect_uri)
+        code = state.issue_code(login, redirect_uri, scope=fields["scope"])
         back = urlencode({"code": code, "state": fields["state"]})
         return RedirectResponse(f"{redirect_uri}{sep}{back}", 302)
 
     @app.post("/login/oauth/access_token")
     async def access_token(request: Request) -> Response:
-        fault = await _fault(state.faults.token, state.faults)
+        fault = await fault_answer(state.faults.token, state.faults)
         if fault is not None:
             return fault
         form = dict(parse_qsl((await request.body()).decode()))
@@ -149,15 +145,18 @@ def create_standin_app(state: StandinState) -> FastAPI:
         if form.get("redirect_uri") and form["redirect_uri"] != issued.redirect_uri:
             error = "redirect_uri_mismatch"
             return _token_answer(request, {"error": error, "error_description": error}, state)
-        token = state.issue_token(issued.login)
+        token = state.issue_token(issued.login, issued.scope)
+        # GitHub answers the granted scopes comma-separated.
         return _token_answer(
-            request, {"access_token": token, "scope": "read:user", "token_type": "bearer"}, state
+            request,
+            {"access_token": token, "scope": state.scopes[token], "token_type": "bearer"},
+            state,
         )
 
     @app.get("/user")
     @app.get("/api/v3/user")
     async def user(request: Request) -> Response:
-        fault = await _fault(state.faults.user, state.faults)
+        fault = await fault_answer(state.faults.user, state.faults)
         if fault is not None:
             return fault
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -166,4 +165,5 @@ def create_standin_app(state: StandinState) -> FastAPI:
             return JSONResponse({"message": "Bad credentials"}, 401)
         return JSONResponse(_user_document(login, state))
 
+    add_org_routes(app, state)
     return app

@@ -8,9 +8,12 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from .orgs import OrgDirectory
+
 CODE_SECONDS = 600  # GitHub: codes expire after 10 minutes, single use
 LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 TOKEN_FAULTS = ("none", "slow", "error500", "malformed", "bad_code", "form_encoded")
+MEMBERSHIP_FAULTS = ("none", "slow", "error500", "malformed", "rate_limited")
 USER_FAULTS = (
     "none", "slow", "error500", "malformed", "unauthorized", "no_id", "string_id", "bad_login"
 )  # fmt: skip
@@ -24,6 +27,8 @@ class Faults:
     """Behaviour of GET /user."""
     delay: float = 30.0
     """Seconds a "slow" endpoint waits before answering normally."""
+    membership: str = "none"
+    """Behaviour of the organisation and team endpoints (org_routes)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class IssuedCode:
     login: str
     redirect_uri: str
     expires: float
+    scope: str = ""
+    """The scopes asked for on the authorize URL (space-separated)."""
 
 
 @dataclass
@@ -46,6 +53,10 @@ class StandinState:
     faults: Faults = field(default_factory=Faults)
     codes: dict[str, IssuedCode] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    scopes: dict[str, str] = field(default_factory=dict)
+    """Token -> its scopes, comma-separated as GitHub answers them."""
+    directory: OrgDirectory = field(default_factory=OrgDirectory)
+    """Organisations and teams (orgs.py)."""
 
     def add_user(self, spec: str) -> None:
         """``login`` or ``login:id``."""
@@ -73,9 +84,10 @@ class StandinState:
     def redirect_allowed(self, redirect_uri: str) -> bool:
         return self.callback_url is None or redirect_uri.startswith(self.callback_url)
 
-    def issue_code(self, login: str, redirect_uri: str) -> str:
+    def issue_code(self, login: str, redirect_uri: str, *, scope: str = "") -> str:
         code = secrets.token_hex(10)
-        self.codes[code] = IssuedCode(login, redirect_uri, time.monotonic() + CODE_SECONDS)
+        expires = time.monotonic() + CODE_SECONDS
+        self.codes[code] = IssuedCode(login, redirect_uri, expires, scope)
         return code
 
     def redeem(self, code: str) -> IssuedCode | None:
@@ -84,7 +96,8 @@ class StandinState:
             return None
         return issued
 
-    def issue_token(self, login: str) -> str:
+    def issue_token(self, login: str, scope: str = "") -> str:
         token = "gho_" + secrets.token_urlsafe(27)
         self.tokens[token] = login
+        self.scopes[token] = ",".join(sorted(set(scope.replace(",", " ").split())))
         return token
