@@ -2,12 +2,13 @@
 
 Header ``{"alg": ..., "typ": "at+jwt", "kid": <RFC 7638 thumbprint>}``; payload carries the
 seed's claims (``iss``, ``sub`` = ``github|<login>``, ``aud``, ``exp``, ``iat``, ``jti``, ``scope``,
-``github_username``, ``github_id``) plus ``client_id`` (RFC 9068 §2.2).
+``github_username``, ``github_id``) plus ``client_id`` (RFC 9068 §2.2), and ``groups`` when the
+issuer checks GitHub organisations or teams.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Final, NotRequired, TypedDict
 
 import jwt
 
@@ -23,6 +24,11 @@ GATEWAY_AUDIENCE = "urn:authgate:gateway"
 DEFAULT_SCOPE = "mcp:*"
 # The values of JWT_ALGORITHM; a deployment accepts exactly one of them (RFC 8725 §3.1).
 ALLOWED_ALGORITHMS = ("RS256", "ES256", "HS256")
+# The user's groups (RFC 9068 §2.2.3.1, the SCIM ``groups`` attribute of RFC 7643 §4.1.2): the
+# configured GitHub organisations (``acme``) and teams (``acme/platform``) the user is an active
+# member of, lower-case and sorted, as checked at login and at the token's refresh. Present only
+# when the issuer checks organisations or teams (ALLOWED_GITHUB_ORGS / ALLOWED_GITHUB_TEAMS).
+GROUPS_CLAIM: Final = "groups"
 
 
 class AccessTokenClaims(TypedDict):
@@ -37,6 +43,7 @@ class AccessTokenClaims(TypedDict):
     client_id: str
     github_username: str
     github_id: str
+    groups: NotRequired[list[str]]
 
 
 def subject(username: str) -> str:
@@ -54,8 +61,10 @@ def build_claims(
     jti: str,
     now: int,
     lifetime: int,
+    groups: list[str] | None = None,
 ) -> AccessTokenClaims:
-    return AccessTokenClaims(
+    """The payload; ``groups`` None leaves the claim out (no organisations or teams checked)."""
+    claims = AccessTokenClaims(
         iss=issuer,
         sub=subject(username),
         aud=audience or [GATEWAY_AUDIENCE],
@@ -68,6 +77,9 @@ def build_claims(
         github_username=username,
         github_id=github_id,
     )
+    if groups is not None:
+        claims[GROUPS_CLAIM] = list(groups)
+    return claims
 
 
 def encode(claims: AccessTokenClaims, *, key: Any, kid: str, algorithm: str) -> str:
