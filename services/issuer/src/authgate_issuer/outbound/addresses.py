@@ -44,12 +44,12 @@ def refusal(address: IPAddress, *, allow_private: bool = False) -> str | None:
         return "a multicast address"
     if address.is_link_local:
         return "a link-local address"
-    if address.is_reserved:
-        return "a reserved address"
     if allow_private and (address.is_loopback or address.is_private):
         return None
-    if address.is_loopback:
+    if address.is_loopback:  # before "reserved": ::1 lies in the reserved ::/8
         return "a loopback address"
+    if address.is_reserved:
+        return "a reserved address"
     if not address.is_global:
         # is_private plus shared (100.64/10), documentation, benchmarking and the like.
         return "a private or non-global address"
