@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.synced
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps run test lint docs docs-serve docs-screenshots bench loadtest chaos constraints clean \
+.PHONY: help setup system-deps npm-tools run test lint docs docs-serve docs-screenshots bench loadtest chaos constraints clean \
 	oauth-list-registrations oauth-stats oauth-purge-expired oauth-purge-scan oauth-backup
 
 help:
@@ -34,6 +34,11 @@ setup: $(STAMP)
 system-deps:
 	@scripts/system-deps
 
+# The npm programs the tests drive (Node 22, the MCP conformance suite, MCP Inspector), at the
+# exact versions of tools/npm/package.json, into .tools/npm; a no-op once installed.
+npm-tools:
+	@scripts/npm-tools
+
 # Regenerate the pinned constraints (name==version with hashes, no index URLs).
 constraints: $(BIN)/python
 	@command -v uv >/dev/null 2>&1 || [ -x $(BIN)/uv ] || $(BIN)/python -m pip install --quiet uv
@@ -45,7 +50,7 @@ constraints: $(BIN)/python
 run: $(STAMP)
 	$(BIN)/python -m devstack
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps npm-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs: $(STAMP)
