@@ -2,6 +2,10 @@
 
 "last token" is the newest issue time among the client's live access tokens: the issuer records
 no separate last-use time (the verifier's checks are not written back to Redis).
+
+Clients whose id is a URL are Client ID Metadata Document clients (kind ``document``): listed
+while their validated document is cached (its "created" time is when it was fetched); deleting
+one revokes its grants and drops the cached document, which a later request fetches again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from redis.exceptions import WatchError
 from authgate_shared import redis_keys
 from authgate_shared.runtime import system_random
 
+from ..cimd.client_id import is_url_client_id
 from ..oauth.credentials import hash_secret, new_secret
 from ..store import grants as grants_store
 from ..store.clients import ClientRecord, delete_client, load_client
@@ -39,6 +44,7 @@ def summary(record: ClientRecord, usage: usage_mod.Usage) -> dict[str, Any]:
         "client_id": cid,
         "client_name": record.metadata.get("client_name"),
         "auth_method": record.auth_method,
+        "kind": "document" if is_url_client_id(cid) else "registered",
         "redirect_hosts": redirect_hosts(record),
         "created_at": record.client_id_issued_at,
         "expires_at": record.expires_at,
@@ -51,7 +57,7 @@ def summary(record: ClientRecord, usage: usage_mod.Usage) -> dict[str, Any]:
 def _row(r: dict[str, Any]) -> list[object]:
     created, expires = when(r["created_at"]), when(r["expires_at"]) or "never"
     last = when(r["last_token_issued_at"])
-    names = [r["client_id"], r["client_name"], r["auth_method"], r["redirect_hosts"]]
+    names = [r["client_id"], r["client_name"], r["auth_method"], r["kind"], r["redirect_hosts"]]
     return [*names, created, expires, last, r["access_tokens"], r["refresh_tokens"]]
 
 
@@ -62,7 +68,7 @@ async def list_clients(args: argparse.Namespace, admin: Admin) -> int:
     if args.json:
         admin.json(rows)
         return OK
-    headers = ["CLIENT ID", "NAME", "AUTH", "REDIRECT HOSTS", "CREATED", "EXPIRES"]
+    headers = ["CLIENT ID", "NAME", "AUTH", "KIND", "REDIRECT HOSTS", "CREATED", "EXPIRES"]
     headers += ["LAST TOKEN", "ACCESS", "REFRESH"]
     admin.table(headers, [_row(r) for r in rows])
     admin.say(f"{len(rows)} client(s)")
@@ -149,7 +155,7 @@ async def rotate_secret(args: argparse.Namespace, admin: Admin) -> int:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = commands.add_parser("clients", help="registered clients")
+    group = commands.add_parser("clients", help="registered and metadata document clients")
     sub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
     parser = sub.add_parser("list", help="every client with its token counts")
     parser.add_argument("--json", action="store_true")

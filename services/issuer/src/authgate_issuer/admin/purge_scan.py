@@ -7,6 +7,10 @@ or by reading every grant when the index was lost too), index entries and jti se
 records that are gone, and registrations missing from the expiry schedule. Its cost grows with
 the whole keyspace (SCAN itself also makes Redis reclaim the expired keys it passes).
 
+A client whose id is a URL (a Client ID Metadata Document) has no registration that could be
+deleted: its record is only a cache of its document, which comes and goes. Its grants are never
+"of a deleted client"; they end by their own expiry, revocation, or ``authgate clients delete``.
+
 Safe while serving: only SCAN, small batches, and every removal is of something that can no
 longer come back. One race needs care: ``create_grant`` indexes a grant under its client just
 before writing the grant itself, so a missing grant whose index entry is younger than ``GRACE``
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 from authgate_shared import redis_keys
 
+from ..cimd.client_id import is_url_client_id
 from ..store import grants as grants_store
 from ..store.clients import ClientRecord
 from .common import get_many, scan, text
@@ -65,7 +70,7 @@ class Scan:
             ids = [redis_keys.id_from_key(k) for k in keys]
             alive = await self._exists([redis_keys.client(i) for i in ids])
             for key, client_id, present in zip(keys, ids, alive, strict=True):
-                if not present:
+                if not present and not is_url_client_id(client_id):
                     self.counts["grants_of_deleted_clients"] += await grants_store.revoke_client(
                         self.redis, client_id
                     )
@@ -93,7 +98,7 @@ class Scan:
             alive = await self._exists([redis_keys.client(c) for c in clients if c])
             present = dict(zip([c for c in clients if c], alive, strict=True))
             for key, client_id in zip(keys, clients, strict=True):
-                if client_id and not present[client_id]:
+                if client_id and not present[client_id] and not is_url_client_id(client_id):
                     existed, _ = await grants_store.revoke_grant(
                         self.redis, redis_keys.id_from_key(key)
                     )
