@@ -23,6 +23,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from testsupport.admin_cli import admin_env, run
 from testsupport.browser_flow import Browser, new_pkce
 from testsupport.client_assertions import OMIT, ClientKey, assertion_form
 from testsupport.https_documents import DocumentServer
@@ -227,3 +228,10 @@ def test_a_public_client_cannot_switch_to_an_assertion(stack: Stack, tmp_path: P
         assertion_form(key.assertion(client_id, stack.issuer_url)),
         "client authentication failed",
     )
+
+
+def test_a_key_client_gets_no_secret_from_the_cli(stack: Stack) -> None:
+    client = registered(stack)
+    env = admin_env(stack.redis_url, stack.directory / "keys")
+    refused = run(env, "clients", "rotate-secret", client.client_id)
+    assert refused.code == 2 and "authenticated by its keys" in refused.err

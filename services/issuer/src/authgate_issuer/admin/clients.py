@@ -21,6 +21,7 @@ from authgate_shared import redis_keys
 from authgate_shared.runtime import system_random
 
 from ..cimd.client_id import is_url_client_id
+from ..oauth.client_metadata import SECRET_METHODS
 from ..oauth.credentials import hash_secret, new_secret
 from ..store import grants as grants_store
 from ..store.clients import ClientRecord, delete_client, load_client
@@ -139,9 +140,11 @@ async def _replace_secret(admin: Admin, client_id: str, secret_hash: str) -> boo
 
 async def rotate_secret(args: argparse.Namespace, admin: Admin) -> int:
     record = await _require(admin, args.client_id)
-    if record.is_public:
+    if record.auth_method not in SECRET_METHODS:
+        kind = "public" if record.is_public else "authenticated by its keys"
         raise CommandError(
-            f"client {record.client_id} is public (token_endpoint_auth_method=none): no secret"
+            f"client {record.client_id} is {kind} (token_endpoint_auth_method="
+            f"{record.auth_method}): no secret"
         )
     secret = new_secret(system_random)
     if not await _replace_secret(admin, record.client_id, hash_secret(secret)):
