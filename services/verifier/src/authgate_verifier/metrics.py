@@ -20,6 +20,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from authgate_shared.server.connection import CONNECTIONS
+
 from .revocation import RevocationChecker
 from .token_cache import TokenCache
 
@@ -78,6 +80,11 @@ class Metrics(Collector):
         yield requests
         yield GaugeMetricFamily(
             "authgate_verifier_token_cache_entries", "Verified tokens cached", len(self._cache)
+        )
+        yield CounterMetricFamily(
+            "authgate_verifier_connections_accepted",
+            "TCP connections accepted; far fewer than requests when the proxy reuses them",
+            CONNECTIONS.accepted,
         )
         yield CounterMetricFamily(
             "authgate_verifier_revocation_pipelines",

@@ -40,12 +40,15 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from uvicorn.logging import TRACE_LOG_LEVEL
 from uvicorn.protocols.http import httptools_impl
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 from uvicorn.supervisors import Multiprocess
 
 from . import response_head
+from .connection import _UNREAD, CONNECTIONS, LazyAddresses, listen_address
 from .limits import DEFAULT_REQUEST_HEAD_TIMEOUT, HttpLimits
 
 MAX_HEAD_BYTES = 16 * 1024  # h11's default, and more than any client here sends
@@ -75,6 +78,7 @@ class HttpConfig(uvicorn.Config):
     ) -> None:
         super().__init__(app, **kw)
         self.request_head_timeout = request_head_timeout
+        self.listen_address = listen_address(self.host, self.port, uds=self.uds, fd=self.fd)
 
 
 def serve(app: str, *, limits: HttpLimits, workers: int = 1, **options: Any) -> None:
@@ -97,7 +101,7 @@ def serve(app: str, *, limits: HttpLimits, workers: int = 1, **options: Any) -> 
         sys.exit(STARTUP_FAILURE)
 
 
-class CappedHttpToolsProtocol(HttpToolsProtocol):
+class CappedHttpToolsProtocol(LazyAddresses, HttpToolsProtocol):
     _head_bytes = 0  # bytes of the unfinished head so far (an upper bound, see _count)
     _refused = False  # a head went over the cap: input is ignored, a 431 is due
     _draining = False
@@ -117,9 +121,18 @@ class CappedHttpToolsProtocol(HttpToolsProtocol):
         self.head_timeout = float(
             getattr(config, "request_head_timeout", DEFAULT_REQUEST_HEAD_TIMEOUT)
         )
+        self._listening = getattr(config, "listen_address", _UNREAD)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        """uvicorn's, with the addresses left to ``LazyAddresses`` (see ``connection``)."""
+        CONNECTIONS.accepted += 1
+        self.connections.add(self)
+        self.transport = transport
+        self.flow = FlowControl(transport)
+        self.reset_addresses(self._listening)
+        self.scheme = "https" if transport.get_extra_info("sslcontext") else "http"
+        if self.logger.level <= TRACE_LOG_LEVEL:
+            self.logger.log(TRACE_LOG_LEVEL, "%s HTTP connection made", self.client)
         # A new connection waits for its first head from the start: one that sends nothing
         # must not hold its socket any longer than one that sends half a head.
         self._wait(self.head_timeout, idle=False)
