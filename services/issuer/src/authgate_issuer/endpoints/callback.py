@@ -5,8 +5,9 @@ the one that consented gets an HTML page and no redirect, since nothing in the r
 trusted then. From there on every outcome is a 302 to the client with ``state`` and ``iss``
 (RFC 9207): GitHub errors and outages become ``access_denied`` / ``temporarily_unavailable`` /
 ``server_error`` (an account GitHub describes unusably is ``access_denied``: only real outages
-invite a retry), a user outside ``ALLOWED_GITHUB_USERS`` gets ``access_denied``, and otherwise an
-authorization code (≤ 10 min, one use, OAuth 2.1 §4.1.2) is issued.
+invite a retry), a user outside ``ALLOWED_GITHUB_USERS`` and not an active member of an
+``ALLOWED_GITHUB_ORGS``/``ALLOWED_GITHUB_TEAMS`` entry gets ``access_denied`` (login.access), and
+otherwise an authorization code (≤ 10 min, one use, OAuth 2.1 §4.1.2) is issued.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from starlette.responses import Response
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 
 from ..context import IssuerContext, get_context
-from ..login import github
+from ..login import access, github
 from ..oauth import consent_cookie
-from ..oauth.allowlist import is_allowed
 from ..oauth.authorization_request import AuthorizationRequest, error_redirect_url, redirect_url
 from ..oauth.errors import (
     AccessDenied,
@@ -50,9 +50,9 @@ def _error(ctx: IssuerContext, auth: AuthorizationRequest, error: OAuthError) ->
     return pages.redirect(url)
 
 
-async def _login(ctx: IssuerContext, code: str) -> github.GitHubUser | OAuthError:
+async def _login(ctx: IssuerContext, code: str) -> tuple[github.GitHubUser, str] | OAuthError:
     try:
-        return await github.login(ctx.http, ctx.settings, code)
+        return await github.sign_in(ctx.http, ctx.settings, code)
     except github.GitHubUnavailable as exc:
         return TemporarilyUnavailable(f"GitHub is unavailable ({exc}); retry shortly")
     except github.GitHubDenied:
@@ -97,12 +97,13 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
     github_code = params.get("code")
     if github_code is None:
         return _error(ctx, auth, ServerError("GitHub sent no authorization code"))
-    user = await _login(ctx, github_code)
-    if isinstance(user, OAuthError):
-        return _error(ctx, auth, user)
-    if not is_allowed(user.login, ctx.settings):
-        logs.event("login_denied", client_id=auth.client_id, user=user.login, github_id=user.id)
-        return _error(ctx, auth, AccessDenied("this GitHub account is not allowed to sign in"))
+    signed_in = await _login(ctx, github_code)
+    if isinstance(signed_in, OAuthError):
+        return _error(ctx, auth, signed_in)
+    user, github_token = signed_in
+    admitted = await access.admit(ctx, user, github_token, client_id=auth.client_id)
+    if isinstance(admitted, OAuthError):
+        return _error(ctx, auth, admitted)
     record = codes.AuthorizationCode(
         client_id=auth.client_id,
         redirect_uri=auth.redirect_uri,
@@ -113,6 +114,9 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
         username=user.login,
         github_id=user.id,
         issued_at=ctx.now(),
+        grant_id=admitted.grant_id,
+        groups=admitted.groups,
+        upstream_token=admitted.upstream_token,
     )
     try:
         code = await codes.issue(ctx.redis, record, ctx.random, ctx.settings.code_lifetime)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ..context import IssuerContext, get_context
+from ..login import github
 from ..oauth import consent_cookie
 from ..oauth.authorization_request import error_redirect_url
 from ..oauth.errors import AccessDenied, InvalidRequest
@@ -24,7 +25,6 @@ from ..web import logs, pages
 
 router = APIRouter()
 CONSENT_PATH = "/authorize/consent"
-GITHUB_SCOPE = "read:user"
 
 
 async def github_login_url(ctx: IssuerContext, pending: Pending) -> str:
@@ -36,7 +36,7 @@ async def github_login_url(ctx: IssuerContext, pending: Pending) -> str:
             "client_id": settings.github.client_id,
             "redirect_uri": settings.callback_url,
             "state": state,
-            "scope": GITHUB_SCOPE,
+            "scope": github.oauth_scope(settings.github),
         }
     )
     return f"{settings.github.base_url}/login/oauth/authorize?{query}"

@@ -25,11 +25,19 @@ import orjson
 
 from ..settings import IssuerSettings
 from ..web import metrics
+from .settings import GithubSettings
 
 USER_AGENT = "authgate-issuer"
 # GitHub logins: alphanumerics and hyphens; Enterprise managed users add "_shortcode". Never a
 # brace, so a login is always safe inside a Redis hash tag.
 LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def oauth_scope(github: GithubSettings) -> str:
+    """The scopes asked of GitHub ("Scopes for OAuth apps"): ``read:user`` for ``GET /user``,
+    plus ``read:org`` when organisations or teams are checked (private memberships and team
+    lists need it)."""
+    return "read:user read:org" if github.checks_membership else "read:user"
 
 
 class GitHubError(Exception):
@@ -121,18 +129,32 @@ async def exchange_code(http: httpx.AsyncClient, settings: IssuerSettings, code:
     return token
 
 
-async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: str) -> GitHubUser:
-    """``GET /user`` on the API base."""
+async def api_get(http: httpx.AsyncClient, url: str, *, token: str, call: str) -> httpx.Response:
+    """``GET url`` on the API with the user's token; GitHubUnavailable for outages (metrics
+    label ``call``). The token goes only to URLs the caller built from GITHUB_API_URL."""
     request = http.build_request(
         "GET",
-        f"{settings.github.api_url}/user",
+        url,
         headers={
             "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
             "User-Agent": USER_AGENT,
         },
     )
-    response = await _send(http, request, "user")
+    return await _send(http, request, call)
+
+
+def json_document(response: httpx.Response, what: str) -> Any:
+    """GitHub's JSON answer (object or array); GitHubUnavailable when it is not JSON."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise GitHubUnavailable(f"GitHub {what} sent malformed JSON") from exc
+
+
+async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: str) -> GitHubUser:
+    """``GET /user`` on the API base."""
+    response = await api_get(http, f"{settings.github.api_url}/user", token=token, call="user")
     if response.status_code != 200:
         raise GitHubError(f"GitHub /user answered {response.status_code}")
     data = _json_object(response, "/user")
@@ -155,3 +177,11 @@ async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: s
 async def login(http: httpx.AsyncClient, settings: IssuerSettings, code: str) -> GitHubUser:
     """Exchange GitHub's code and read the user it belongs to."""
     return await fetch_user(http, settings, await exchange_code(http, settings, code))
+
+
+async def sign_in(
+    http: httpx.AsyncClient, settings: IssuerSettings, code: str
+) -> tuple[GitHubUser, str]:
+    """``login``, keeping the user's GitHub token (for membership checks; never logged)."""
+    token = await exchange_code(http, settings, code)
+    return await fetch_user(http, settings, token), token

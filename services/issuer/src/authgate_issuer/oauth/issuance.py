@@ -81,6 +81,9 @@ def sign_access_token(
         jti=jti,
         now=now,
         lifetime=ctx.settings.access_token_lifetime,
+        # RFC 9068 §2.2.3.1: only when organisations or teams are checked, as of the grant's
+        # last membership check (login, or this refresh's re-check).
+        groups=grant.groups if ctx.settings.github.checks_membership else None,
     )
     # The seed's record fields, plus aud so introspection and admin tools can show it.
     record: dict[str, object] = {
@@ -152,12 +155,17 @@ def new_grant(
     scope: str,
     resources: list[str],
     grant_id: str | None = None,
+    groups: list[str] | None = None,
+    membership_checked_at: int = 0,
+    upstream_token: str = "",
 ) -> NewGrant:
     """A grant (after a redeemed authorization code) and its first token pair, signed.
 
     ``resources`` must already be validated and canonical; the grant keeps them as the upper
     bound for every later refresh (RFC 8707 §2.2: refresh may only narrow). ``grant_id`` lets
-    the caller record it before anything exists (see grants.authorization_code).
+    the caller record it before anything exists (see grants.authorization_code). ``groups``,
+    ``membership_checked_at`` and ``upstream_token`` (sealed for ``grant_id``) come from the
+    login's membership check (login.access).
     """
     now = ctx.now()
     ttl = ctx.settings.refresh_token_lifetime
@@ -174,6 +182,9 @@ def new_grant(
         expiry=now + ttl,
         refresh_issued_at=now,
         refresh_hash=hash_secret(refresh_token),
+        groups=list(groups or []),
+        membership_checked_at=membership_checked_at,
+        upstream_token=upstream_token,
     )
     access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
     return NewGrant(grant, access_token, refresh_token, token)
@@ -188,6 +199,9 @@ class GrantRequest(TypedDict, total=False):
     scope: Required[str]
     resources: Required[list[str]]
     grant_id: str | None
+    groups: list[str] | None
+    membership_checked_at: int
+    upstream_token: str
 
 
 async def start_grant(ctx: IssuerContext, **request: Unpack[GrantRequest]) -> TokenResponse:

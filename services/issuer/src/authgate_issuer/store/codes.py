@@ -11,7 +11,7 @@ which may be an attacker probing, revokes nothing.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import redis.asyncio as aioredis
@@ -39,6 +39,14 @@ class AuthorizationCode:
     username: str
     github_id: str
     issued_at: int
+    grant_id: str = ""
+    """The id of the grant the code will create, chosen at the callback so the user's GitHub
+    token can be sealed for that grant (associated data) before it is stored; "" (codes
+    issued without organisation checks) lets /token choose one."""
+    groups: list[str] = field(default_factory=list)
+    """The configured organisations/teams the user was an active member of at the callback."""
+    upstream_token: str = field(default="", repr=False)
+    """The user's GitHub token sealed for ``grant_id`` (login.upstream_token); "" when not kept."""
 
     def to_json(self) -> bytes:
         return orjson.dumps(dataclasses.asdict(self))

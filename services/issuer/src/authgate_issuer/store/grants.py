@@ -35,6 +35,7 @@ MINT = Script(grants_lua.MINT)
 INDEX = Script(grants_lua.INDEX)
 REVOKE_TOKEN = Script(grants_lua.REVOKE_TOKEN)
 REVOKE_GRANT = Script(grants_lua.REVOKE_GRANT)
+RECORD_MEMBERSHIP = Script(grants_lua.RECORD_MEMBERSHIP)
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,30 @@ class Grant:
     refresh_issued_at: int
     """When the current refresh token was issued (creation or last rotation)."""
     refresh_hash: str = field(default="", repr=False)
+    groups: list[str] = field(default_factory=list)
+    """The configured GitHub organisations/teams of the user at the last membership check."""
+    membership_checked_at: int = 0
+    """When GitHub last answered a membership check (0: never)."""
+    upstream_token: str = field(default="", repr=False)
+    """The user's GitHub token, sealed with the grant id as associated data (sealing); ""
+    when not kept (no organisations or teams configured). Deleted with the grant."""
 
     def fields(self) -> dict[str, str]:
         """The hash fields (every field but the id); read one by one, not with
         ``dataclasses.asdict``, whose deep copy cost ~35 µs of every code redemption."""
         values = {f.name: str(getattr(self, f.name)) for f in _GRANT_FIELDS}
         values["resources"] = orjson.dumps(self.resources).decode()
+        if not self.upstream_token:
+            # No organisation checks: the grant's hash stays what it always was.
+            for name in _MEMBERSHIP_FIELDS:
+                del values[name]
+        else:
+            values["groups"] = orjson.dumps(self.groups).decode()
         return values
 
 
 _GRANT_FIELDS = [f for f in dataclasses.fields(Grant) if f.name != "grant_id"]
+_MEMBERSHIP_FIELDS = ("groups", "membership_checked_at", "upstream_token")
 
 
 def grant_id_of_refresh_token(token: str) -> str | None:
@@ -167,6 +182,10 @@ def parse_grant(grant_id: str, raw: dict[Any, Any]) -> Grant | None:
         expiry=int(data["expiry"]),
         refresh_issued_at=int(data["refresh_issued_at"]),
         refresh_hash=data["refresh_hash"],
+        # Grants stored before organisation checks existed lack the last three fields.
+        groups=list(orjson.loads(data.get("groups", "[]"))),
+        membership_checked_at=int(data.get("membership_checked_at", 0)),
+        upstream_token=data.get("upstream_token", ""),
     )
 
 
@@ -229,6 +248,23 @@ async def rotate(
     if status == "grace":
         return Rotation(status=status, revoked=[], after=run.after, sealed=rest[0])
     return Rotation(status=status, revoked=rest, after=run.after)
+
+
+async def record_membership(
+    redis: aioredis.Redis,
+    grant_id: str,
+    *,
+    groups: list[str],
+    checked_at: int,
+    upstream_token: str | None = None,
+) -> bool:
+    """Store a refresh's membership re-check in the grant (and the upstream token sealed anew,
+    when given); False if the grant is gone (a plain HSET would recreate a revoked grant as a
+    partial hash)."""
+    args: list[EncodableT] = ["groups", orjson.dumps(groups), "membership_checked_at", checked_at]
+    if upstream_token is not None:
+        args += ["upstream_token", upstream_token]
+    return bool(await RECORD_MEMBERSHIP(redis, keys=[redis_keys.grant(grant_id)], args=args))
 
 
 async def mint_token(

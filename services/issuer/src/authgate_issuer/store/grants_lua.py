@@ -142,6 +142,14 @@ return {'reuse', unpack(revoked)}
 """
 )
 
+# KEYS: grant; ARGV: field, value, ... Updates fields of a live grant only (a refresh's
+# membership re-check): HSET alone would recreate a grant revoked meanwhile as a partial hash.
+RECORD_MEMBERSHIP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
 # KEYS: grant_tokens, token record; ARGV: jti, channel. Returns 1 when a live record was deleted.
 REVOKE_TOKEN = """
 if redis.call('DEL', KEYS[2]) == 0 then return 0 end

@@ -100,7 +100,11 @@ async def handle(
         github_id=stored_code.github_id,
         scope=stored_code.scope,
         resources=resources,
-        grant_id=new_id(ctx.random),
+        # Chosen at the callback when the user's GitHub token was sealed for it.
+        grant_id=stored_code.grant_id or new_id(ctx.random),
+        groups=stored_code.groups,
+        membership_checked_at=stored_code.issued_at,
+        upstream_token=stored_code.upstream_token,
     )
     grant = made.grant
     marker = codes.mark_redeemed(

@@ -16,7 +16,7 @@ from ...store import batch, grants
 from ...store.clients import ClientRecord
 from ...store.grants import Grant, grant_id_of_refresh_token
 from ...web import logs, metrics
-from ..allowlist import is_allowed
+from .. import membership_recheck
 from ..credentials import hash_secret, new_secret
 from ..errors import InvalidGrant, InvalidScope
 from ..issuance import RefreshRefused, TokenResponse, refresh_grant, replayed
@@ -117,7 +117,7 @@ async def handle(
             jti=tokens.jti,
         )
         return tokens
-    await _ensure_user_allowed(ctx, grant)
+    grant = await _ensure_user_allowed(ctx, grant)
     scope = narrow_scope(requested=request.scope, granted=grant.scope)
     resources = narrow_resources(
         requested=list(request.resources), granted=grant.resources, settings=ctx.settings
@@ -151,14 +151,11 @@ async def handle(
     return tokens
 
 
-async def _ensure_user_allowed(ctx: IssuerContext, grant: Grant) -> None:
-    """A user taken off ALLOWED_GITHUB_USERS loses the grant at its next refresh."""
-    if not is_allowed(grant.username, ctx.settings):
-        await grants.revoke_grant(ctx.redis, grant.grant_id)
-        logs.event(
-            "grant_revoked_user_not_allowed", username=grant.username, grant_id=grant.grant_id
-        )
-        raise InvalidGrant("the user is no longer allowed to use this service")
+async def _ensure_user_allowed(ctx: IssuerContext, grant: Grant) -> Grant:
+    """A user taken off ALLOWED_GITHUB_USERS, or who left every allowed GitHub organisation
+    and team, loses the grant at its next refresh (oauth.membership_recheck); returns the grant
+    with its groups as of this check, which the new access token carries."""
+    return await membership_recheck.recheck(ctx, grant)
 
 
 def _refused(client: ClientRecord, *, grant: Grant, refused: RefreshRefused) -> NoReturn:

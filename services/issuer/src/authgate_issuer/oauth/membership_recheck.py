@@ -1,0 +1,101 @@
+"""Is the grant's user still allowed? Asked at every refresh (OAuth 2.1 §4.3: the AS decides
+whether a refresh is still warranted), so a leaver loses access at the next refresh.
+
+* Users (``ALLOWED_GITHUB_USERS``): the login is compared with the list as it is now.
+* Organisations and teams: GitHub is asked again with the user's token, kept sealed in the
+  grant (login.access). No longer an active member of anything configured (and not on the
+  user list): the grant is revoked and the refresh is ``invalid_grant``. A 401 to the token
+  (the user revoked the app) counts the same; so does a grant whose token no key opens any more
+  (a retired key), unless the user list admits the user.
+* GitHub cannot answer (outage, timeout, rate limit, garbled answer): the refresh succeeds with
+  the groups of the last successful check while that check is at most
+  ``MEMBERSHIP_RECHECK_GRACE_SECONDS`` old (default one hour), so a GitHub hiccup does not log
+  every user out; past that it is ``503 temporarily_unavailable`` and the grant is kept, so the
+  client's retry succeeds once GitHub is back. It never fails open for longer than the grace:
+  no refresh is served on a membership older than that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..context import IssuerContext
+from ..login import github, membership
+from ..login.access import open_upstream_token
+from ..sealing import key_id_of, seal
+from ..store import grants
+from ..store.grants import Grant
+from ..web import logs
+from .allowlist import is_allowed
+from .errors import InvalidGrant, TemporarilyUnavailable
+
+
+async def _refuse(ctx: IssuerContext, grant: Grant, reason: str) -> InvalidGrant:
+    await grants.revoke_grant(ctx.redis, grant.grant_id)
+    logs.event(
+        "grant_revoked_user_not_allowed",
+        username=grant.username,
+        grant_id=grant.grant_id,
+        reason=reason,
+    )
+    return InvalidGrant("the user is no longer allowed to use this service")
+
+
+async def recheck(ctx: IssuerContext, grant: Grant) -> Grant:
+    """The grant with its groups as of now; raises (after revoking when the user is out)."""
+    settings = ctx.settings
+    listed = is_allowed(grant.username, settings)
+    if not settings.github.checks_membership:
+        if listed:
+            return grant
+        raise await _refuse(ctx, grant, "not on ALLOWED_GITHUB_USERS")
+    token = open_upstream_token(settings, grant.upstream_token, grant_id=grant.grant_id)
+    if token is None:
+        if listed:
+            return dataclasses.replace(grant, groups=[])
+        raise await _refuse(ctx, grant, "no GitHub token to re-check memberships with")
+    now = ctx.now()
+    try:
+        found = await membership.check(ctx.http, settings.github, token)
+    except membership.UpstreamTokenRevoked:
+        raise await _refuse(ctx, grant, "GitHub refused the user's token") from None
+    except github.GitHubError as exc:
+        age = now - grant.membership_checked_at
+        within = age <= settings.github.recheck_grace
+        logs.event(
+            "membership_recheck_unavailable",
+            username=grant.username,
+            grant_id=grant.grant_id,
+            last_check_age=age,
+            outcome="allowed_within_grace" if within else "refused",
+            reason=str(exc)[:120],
+        )
+        if within:
+            return grant
+        raise TemporarilyUnavailable(
+            "GitHub cannot confirm the user's organisation membership; retry later"
+        ) from None
+    groups = list(found.groups)
+    if not listed and not groups:
+        raise await _refuse(ctx, grant, "no longer an active member of an allowed org/team")
+    resealed = _resealed(ctx, grant, token)
+    if not await grants.record_membership(
+        ctx.redis, grant.grant_id, groups=groups, checked_at=now, upstream_token=resealed
+    ):
+        raise InvalidGrant("the refresh token is invalid, expired or revoked")
+    return dataclasses.replace(
+        grant,
+        groups=groups,
+        membership_checked_at=now,
+        upstream_token=resealed or grant.upstream_token,
+    )
+
+
+def _resealed(ctx: IssuerContext, grant: Grant, token: str) -> str | None:
+    """The token sealed under the current key when an older key sealed it (key rotation:
+    every refreshed grant moves to the new key, so the old one can be retired once the grants
+    that were not refreshed have expired); None when it already uses the current key."""
+    keys = ctx.settings.github.token_keys
+    if keys is None or key_id_of(grant.upstream_token) == keys.current_id:
+        return None
+    return seal(keys, token.encode(), associated=grant.grant_id, random=ctx.random)
