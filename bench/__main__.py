@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-from . import data_scale, issuer, verifier
+from . import data_scale, gateway, issuer, verifier
 from .common import workdir, wrk_path
 
-SECTIONS = {"verifier": verifier.run, "issuer": issuer.run}
+SECTIONS = {"verifier": verifier.run, "gateway": gateway.run, "issuer": issuer.run}
 # Only when named: fills Redis with millions of records (minutes, GBs of RAM).
 ON_REQUEST = {"data-scale": data_scale.run}
 
