@@ -27,17 +27,6 @@ API = {
 NAVIGATIONS = ("/authorize", "/authorize/consent", "/callback", "/health", "/metrics")
 
 
-def preflight(client: TestClient, path: str, method: str, origin: str = ORIGIN) -> object:
-    return client.options(
-        path,
-        headers={
-            "Origin": origin,
-            "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "authorization,content-type,mcp-protocol-version",
-        },
-    )
-
-
 @pytest.mark.parametrize(("path", "method"), sorted(API.items()))
 def test_preflight_is_answered(client: TestClient, path: str, method: str) -> None:
     answer = client.options(
@@ -129,3 +118,15 @@ def test_policy_headers() -> None:
         (b"vary", b"Origin"),
     ]
     assert named.headers(None) == named.headers(b"null") == [(b"vary", b"Origin")]
+
+
+def test_a_repeated_origin_is_no_preflight(client: TestClient) -> None:
+    answer = client.options(
+        "/token",
+        headers=[
+            ("Origin", ORIGIN),
+            ("Origin", "https://other.example"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+    )
+    assert answer.status_code == 405

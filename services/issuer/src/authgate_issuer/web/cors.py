@@ -59,16 +59,19 @@ def allowed_methods(path: str) -> bytes | None:
 
 
 def request_origin(scope: Scope) -> tuple[bytes | None, bool]:
-    """The request's ``Origin`` and whether it is a preflight (``OPTIONS`` that names the
-    method of the request to come, Fetch §3.2.2)."""
+    """The request's one ``Origin`` (None when absent or repeated) and whether it is a
+    preflight (``OPTIONS`` that names the method of the request to come, Fetch §3.2.2)."""
     origin: bytes | None = None
+    origins = 0
     asks_method = False
     for name, value in scope["headers"]:
         if name == b"origin":
-            origin = value
+            origin, origins = value, origins + 1
         elif name == b"access-control-request-method":
-            asks_method = True
-    return origin, asks_method and origin is not None and scope["method"] == "OPTIONS"
+            asks_method = bool(value.strip())
+    if origins != 1:
+        return None, False
+    return origin, asks_method and scope["method"] == "OPTIONS"
 
 
 def answer_headers(policy: CorsPolicy, scope: Scope) -> list[Header]:
