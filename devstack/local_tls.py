@@ -14,6 +14,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,6 +30,12 @@ class LocalTls:
     """The CA certificate (PEM): what SSL_CERT_FILE names."""
     cert_file: Path
     key_file: Path
+
+    @property
+    def bundle_file(self) -> Path:
+        """certifi's public CAs plus this CA: for SSL_CERT_FILE of a process that also talks
+        to real hosts (the standard variable replaces the whole bundle, GitHub's CAs too)."""
+        return self.ca_file.with_name("bundle.pem")
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -98,4 +105,6 @@ def write_local_tls(
     tls.cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     tls.key_file.write_bytes(_pem(key))
     tls.key_file.chmod(0o600)
+    public = Path(certifi.where()).read_bytes()
+    tls.bundle_file.write_bytes(public.rstrip(b"\n") + b"\n" + tls.ca_file.read_bytes())
     return tls

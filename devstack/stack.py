@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import redis
 
+from . import client_document
 from .gateway import proxy_command
+from .local_tls import write_local_tls
 from .redis_bin import redis_command
 from .supervisor import Child
 
@@ -23,6 +25,7 @@ DEFAULT_PORTS = {
     "mcp": 8091,
     "github": 8070,
     "redis": 6390,
+    "documents": 8443,  # the example client metadata document (devstack.client_document)
 }
 
 
@@ -140,7 +143,12 @@ def children(plan: Plan, redis_binary: str) -> list[Child]:
         callback = ["--callback-url", plan.url("issuer") + "/callback"]
         result.append(python_service(plan, "github", "devstack.github_standin", {}, *callback))
         result[-1].ready = lambda: port_open(plan.ports["github"])
+    # The example client id document over HTTPS from a local CA the issuer trusts, reachable on
+    # loopback (allowed because ISSUER_URL is loopback): https://localhost:8443/client.json.
+    tls = write_local_tls(plan.run_dir / "client-document-tls")
+    issuer_env |= {"SSL_CERT_FILE": str(tls.bundle_file), "CIMD_ALLOW_PRIVATE_ADDRESSES": "true"}
     result += [
+        client_document.child(plan.ports["documents"], tls),
         python_service(plan, "issuer", "authgate_issuer", issuer_env),
         python_service(plan, "verifier", "authgate_verifier", common),
         python_service(plan, "mcp", "devstack.demo_mcp", {}),
