@@ -208,6 +208,9 @@ def test_github_down_at_login_is_temporarily_unavailable(
     _, params, tokens = sign_in(issuer.url, "octocat")
     assert tokens is None and params["error"] == "temporarily_unavailable"
     assert not list(redis_client.scan_iter(redis_keys.all_grants_pattern()))
+    # A user of ALLOWED_GITHUB_USERS needs no membership: admitted, without groups.
+    _, _, listed = sign_in(issuer.url, "hubot")
+    assert listed is not None and groups_of(listed) == []
 
 
 def _everything_in(redis_client: redis.Redis) -> bytes:

@@ -52,15 +52,16 @@ async def admit(
     if not settings.github.checks_membership:
         return Admitted() if listed else _denied(user, client_id, "not on ALLOWED_GITHUB_USERS")
     try:
-        found = await membership.check(ctx.http, settings.github, token)
+        groups = list((await membership.check(ctx.http, settings.github, token)).groups)
     except membership.UpstreamTokenRevoked:
         return AccessDenied("GitHub did not accept the login's token")
-    except github.GitHubUnavailable as exc:
-        return TemporarilyUnavailable(f"GitHub is unavailable ({exc}); retry shortly")
     except github.GitHubError as exc:
-        logs.LOGGER.error("GitHub membership check failed: %s", exc)
-        return ServerError("the GitHub membership check could not be completed")
-    groups = list(found.groups)
+        if not listed:
+            return _unavailable(exc)
+        # ALLOWED_GITHUB_USERS admits the user anyway: no groups until a refresh can ask
+        # (fewer groups than the truth, never more).
+        logs.LOGGER.warning("GitHub membership check failed, listed user admitted: %s", exc)
+        groups = []
     if not listed and not groups:
         return _denied(
             user, client_id, "not an allowed user nor an active member of an allowed org/team"
@@ -71,6 +72,13 @@ async def admit(
     grant_id = new_id(ctx.random)
     sealed = seal(keys, token.encode(), associated=grant_id, random=ctx.random)
     return Admitted(groups=groups, grant_id=grant_id, upstream_token=sealed)
+
+
+def _unavailable(exc: github.GitHubError) -> OAuthError:
+    if isinstance(exc, github.GitHubUnavailable):
+        return TemporarilyUnavailable(f"GitHub is unavailable ({exc}); retry shortly")
+    logs.LOGGER.error("GitHub membership check failed: %s", exc)
+    return ServerError("the GitHub membership check could not be completed")
 
 
 def _denied(user: github.GitHubUser, client_id: str, reason: str) -> AccessDenied:
