@@ -16,7 +16,9 @@ Format (version 1), one JSON object per line:
 ``created_at_ms + ttl_ms`` whenever it is restored. Indexes (client grants, user tokens, the
 expiry schedule of registrations) are not stored: they follow from the records, and restore
 rebuilds them.
-No secret is in the file: clients, registration and refresh tokens appear as SHA-256 hashes.
+No secret is in the file in clear: clients, registration and refresh tokens appear as SHA-256
+hashes; what grants keep sealed (the users' GitHub tokens under UPSTREAM_TOKEN_KEYS, the grace
+window's successor pair) stays sealed, so restoring a grant's GitHub token needs those keys.
 """
 
 from __future__ import annotations
