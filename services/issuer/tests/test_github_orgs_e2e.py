@@ -183,6 +183,7 @@ def test_github_down_during_recheck_allows_within_grace_then_503(
     issuer: ServiceProcess, standin: GitHubStandin, redis_client: redis.Redis
 ) -> None:
     client, _, tokens = sign_in(issuer.url, "octocat")
+    listed_client, _, listed = sign_in(issuer.url, "hubot")
     http = httpx.Client(timeout=30)
     standin.set_faults(membership="error500")
     within = refresh(http, issuer.url, client, tokens["refresh_token"])
@@ -192,6 +193,9 @@ def test_github_down_during_recheck_allows_within_grace_then_503(
     late = refresh(http, issuer.url, client, within.json()["refresh_token"])
     assert (late.status_code, late.json()["error"]) == (503, "temporarily_unavailable")
     assert grant_hash(redis_client, tokens)  # fail closed, but the grant is kept
+    # ALLOWED_GITHUB_USERS needs no GitHub: past the grace a listed user refreshes, no groups.
+    listed_late = refresh(http, issuer.url, listed_client, listed["refresh_token"])
+    assert listed_late.status_code == 200 and groups_of(listed_late.json()) == []
     standin.set_faults(membership="rate_limited")  # 403 + X-RateLimit-Remaining: 0 = outage
     assert refresh(http, issuer.url, client, within.json()["refresh_token"]).status_code == 503
     standin.set_faults()

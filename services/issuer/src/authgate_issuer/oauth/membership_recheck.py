@@ -12,7 +12,9 @@ whether a refresh is still warranted), so a leaver loses access at the next refr
   ``MEMBERSHIP_RECHECK_GRACE_SECONDS`` old (default one hour), so a GitHub hiccup does not log
   every user out; past that it is ``503 temporarily_unavailable`` and the grant is kept, so the
   client's retry succeeds once GitHub is back. It never fails open for longer than the grace:
-  no refresh is served on a membership older than that.
+  no refresh is served on a membership older than that. A user of ``ALLOWED_GITHUB_USERS``
+  needs no membership: past the grace (or with a revoked GitHub token) the refresh succeeds
+  without groups (fewer groups than the truth, never more).
 """
 
 from __future__ import annotations
@@ -58,23 +60,11 @@ async def recheck(ctx: IssuerContext, grant: Grant) -> Grant:
     try:
         found = await membership.check(ctx.http, settings.github, token)
     except membership.UpstreamTokenRevoked:
+        if listed:  # the user list needs no GitHub token; the groups do
+            return dataclasses.replace(grant, groups=[])
         raise await _refuse(ctx, grant, "GitHub refused the user's token") from None
     except github.GitHubError as exc:
-        age = now - grant.membership_checked_at
-        within = age <= settings.github.recheck_grace
-        logs.event(
-            "membership_recheck_unavailable",
-            username=grant.username,
-            grant_id=grant.grant_id,
-            last_check_age=age,
-            outcome="allowed_within_grace" if within else "refused",
-            reason=str(exc)[:120],
-        )
-        if within:
-            return grant
-        raise TemporarilyUnavailable(
-            "GitHub cannot confirm the user's organisation membership; retry later"
-        ) from None
+        return _unanswered(ctx, grant, listed=listed, now=now, reason=str(exc))
     groups = list(found.groups)
     if not listed and not groups:
         raise await _refuse(ctx, grant, "no longer an active member of an allowed org/team")
@@ -88,6 +78,32 @@ async def recheck(ctx: IssuerContext, grant: Grant) -> Grant:
         groups=groups,
         membership_checked_at=now,
         upstream_token=resealed or grant.upstream_token,
+    )
+
+
+def _unanswered(ctx: IssuerContext, grant: Grant, *, listed: bool, now: int, reason: str) -> Grant:
+    """GitHub could not answer: the last groups while the last successful check is within
+    MEMBERSHIP_RECHECK_GRACE_SECONDS; then no groups for a user of ALLOWED_GITHUB_USERS (who
+    needs none), else 503 temporarily_unavailable, the grant kept for the retry."""
+    age = now - grant.membership_checked_at
+    within = age <= ctx.settings.github.recheck_grace
+    outcome = "allowed_within_grace" if within else "listed_user_without_groups"
+    if not within and not listed:
+        outcome = "refused"
+    logs.event(
+        "membership_recheck_unavailable",
+        username=grant.username,
+        grant_id=grant.grant_id,
+        last_check_age=age,
+        outcome=outcome,
+        reason=reason[:120],
+    )
+    if within:
+        return grant
+    if listed:
+        return dataclasses.replace(grant, groups=[])
+    raise TemporarilyUnavailable(
+        "GitHub cannot confirm the user's organisation membership; retry later"
     )
 
 
