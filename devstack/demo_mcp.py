@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 # Loopback hosts on any port: what a browser or MCP client on this machine sends through the proxy.
 LOCAL_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+# What a browser client (MCP Inspector's "Direct" connection) sends and must read: the gateway
+# passes CORS preflights through to this server, which answers them for its own /mcp.
+CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "Last-Event-ID"]
+CORS_HEADERS += ["Mcp-Protocol-Version", "Mcp-Session-Id"]
+CORS_EXPOSED = ["Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate"]
+
+
+def origin_pattern(allowed_hosts: list[str]) -> str:
+    """Browser origins on the accepted hosts (``host:*``: any port), http or https."""
+    hosts = "|".join(re.escape(h).replace(r"\*", "[0-9]+") for h in allowed_hosts)
+    return f"https?://({hosts})"
 
 
 def build_app(allowed_hosts: list[str]) -> Starlette:
@@ -44,6 +57,13 @@ def build_app(allowed_hosts: list[str]) -> Starlette:
     )
     app = server.streamable_http_app(transport_security=security)
     app.add_route("/health", _health, methods=["GET"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origin_regex=origin_pattern(allowed_hosts),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=CORS_EXPOSED,
+    )
     return app
 
 
