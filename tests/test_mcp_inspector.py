@@ -1,0 +1,157 @@
+"""MCP Inspector (npm ``@modelcontextprotocol/inspector``, pinned) in real Chromium against the
+gateway of ``make run``: Traefik running the shipped dynamic configuration in front of the
+verifier and the demo MCP server, the issuer with the dev login (GitHub stand-in).
+
+Given only the server URL, the Inspector's web client gets the gateway's 401, reads the protected
+resource metadata and the issuer's metadata, registers itself (DCR), sends the browser through
+the consent page and the stand-in's login, redeems the code, lists the tools and calls
+``whoami``, which answers the name the user signed in with.
+
+* **Direct** connection: the browser itself, on the Inspector's origin
+  (``http://localhost:<port>``), fetches the metadata, ``/register``, ``/token`` and the gateway's
+  ``/mcp``: every step needs CORS (issuer, verifier's challenge, the preflight passed through to
+  the MCP server), so this is the CORS proof with a real browser client.
+* **Via Proxy** (the Inspector's default): discovery, registration and the MCP calls go through
+  the Inspector's own proxy server, but the OAuth callback page redeems the code from the browser
+  (metadata and ``/token`` fetched from the Inspector's origin): CORS on the issuer and the
+  protected resource metadata is needed in this mode too.
+
+Screenshots of each step are saved under ``artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Request, sync_playwright
+
+from testsupport.devstack_run import DevstackRun
+from testsupport.inspector import Inspector
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevstackRun]:
+    run = DevstackRun.on_free_ports(
+        tmp_path_factory.mktemp("inspector-devstack") / ".run", "traefik"
+    )
+    with run.started():
+        yield run
+
+
+@pytest.fixture(scope="module")
+def inspector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inspector]:
+    running = Inspector(tmp_path_factory.mktemp("inspector")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def url(run: DevstackRun, name: str) -> str:
+    return f"http://127.0.0.1:{run.ports[name]}"
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"inspector-{name}.png"))
+
+
+def connect_log_in_and_call_whoami(
+    page: Page, run: DevstackRun, inspector: Inspector, connection: str, login: str
+) -> tuple[dict[str, str], list[Request]]:
+    """Everything a user does in the Inspector; the authorize request's query and every
+    request the browser sent."""
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    issuer, gateway = url(run, "issuer"), url(run, "gateway")
+    page.goto(inspector.page_url(f"{gateway}/mcp"))
+    if connection != "Via Proxy":
+        page.locator("#connection-type-select").click()
+        page.get_by_role("option", name=connection).click()
+    page.get_by_role("button", name="Connect").click()
+
+    page.wait_for_url(f"{issuer}/authorize?*")
+    authorize = dict(parse_qsl(urlsplit(page.url).query))
+    assert page.title() == "Authorize access"
+    shot(page, f"{connection}-consent")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_url(f"{url(run, 'github')}/login/oauth/authorize?*")
+    page.get_by_label("Login").fill(login)
+    page.get_by_role("button", name="Sign in").click()
+
+    # Back on the Inspector: it redeems the code and connects by itself.
+    page.wait_for_url(f"{inspector.origin}/")
+    page.get_by_text("Connected", exact=True).wait_for()
+    page.get_by_role("tab", name="Tools").click()
+    page.get_by_role("button", name="List Tools").click()
+    page.get_by_text("whoami", exact=True).first.click()
+    page.get_by_role("button", name="Run Tool").click()
+    page.get_by_text("Tool Result: Success").wait_for()
+    shot(page, f"{connection}-whoami")
+    result = page.locator("pre", has_text=login)
+    assert result.count() >= 1, page.inner_text("body")
+    return authorize, sent
+
+
+def requested(sent: list[Request], method: str, prefix: str) -> bool:
+    return any(r.method == method and r.url.startswith(prefix) for r in sent)
+
+
+def test_inspector_direct_connection_needs_and_gets_cors(
+    page: Page, devstack: DevstackRun, inspector: Inspector
+) -> None:
+    authorize, sent = connect_log_in_and_call_whoami(
+        page, devstack, inspector, "Direct", "monalisa"
+    )
+    issuer, gateway = url(devstack, "issuer"), url(devstack, "gateway")
+    assert authorize["resource"] == gateway
+    assert authorize["redirect_uri"] == f"{inspector.origin}/oauth/callback"
+    assert authorize["code_challenge_method"] == "S256"
+    # The browser, from the Inspector's origin, read every one of these itself.
+    for method, prefix in [
+        ("POST", f"{gateway}/mcp"),
+        ("GET", f"{gateway}/.well-known/oauth-protected-resource"),
+        ("GET", f"{issuer}/.well-known/oauth-authorization-server"),
+        ("POST", f"{issuer}/register"),
+        ("POST", f"{issuer}/token"),
+    ]:
+        assert requested(sent, method, prefix), (method, prefix, [r.url for r in sent])
+    assert not any(r.url.startswith(inspector.proxy_url) for r in sent if r.method == "POST")
+
+
+def test_inspector_via_its_proxy(page: Page, devstack: DevstackRun, inspector: Inspector) -> None:
+    authorize, sent = connect_log_in_and_call_whoami(
+        page, devstack, inspector, "Via Proxy", "hubot"
+    )
+    assert authorize["resource"] == url(devstack, "gateway")
+    assert authorize["redirect_uri"] == f"{inspector.origin}/oauth/callback"
+    # Discovery and registration went through the proxy's /fetch, the MCP calls through its
+    # /mcp; the code is still redeemed by the browser itself (the callback page's own fetch).
+    assert requested(sent, "POST", f"{inspector.proxy_url}/fetch")
+    assert requested(sent, "POST", f"{inspector.proxy_url}/mcp?")
+    assert not requested(sent, "POST", f"{url(devstack, 'gateway')}/mcp")
+    assert not requested(sent, "POST", f"{url(devstack, 'issuer')}/register")
+    assert requested(sent, "POST", f"{url(devstack, 'issuer')}/token")
