@@ -240,7 +240,7 @@ def test_github_token_is_sealed_at_rest_and_in_backups(
     keys_dir: Path,
     tmp_path: Path,
 ) -> None:
-    _, _, tokens = sign_in(issuer.url, "octocat")
+    client, _, tokens = sign_in(issuer.url, "octocat")
     sealed = grant_hash(redis_client, tokens)["upstream_token"]
     assert sealed.startswith("k1.")
     grant_id = tokens["refresh_token"].partition(".")[0]
@@ -253,6 +253,12 @@ def test_github_token_is_sealed_at_rest_and_in_backups(
     assert run_process(admin_env(redis_url, keys_dir), "backup", str(backup)).code == 0
     text = backup.read_text()
     assert sealed in text and "gho_" not in text
+    # Restored (same keys), the grant's sealed token still opens: the re-check works.
+    redis_client.flushdb()
+    assert run_process(admin_env(redis_url, keys_dir), "restore", str(backup)).code == 0
+    answer = refresh(httpx.Client(timeout=30), issuer.url, client, tokens["refresh_token"])
+    assert answer.status_code == 200, answer.text
+    assert groups_of(answer.json()) == ["acme"]
 
 
 def test_key_rotation_old_id_opens_new_writes_use_new_id(
