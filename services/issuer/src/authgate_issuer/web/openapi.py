@@ -52,7 +52,8 @@ def _query(name: str, schema: s.Schema, *, required: bool = False, **extra: Any)
 RETRY_AFTER = s.STRING  # RFC 9110 §10.2.3: delay-seconds (this issuer) or an HTTP-date
 TOO_LARGE = _error("body larger than MAX_BODY_BYTES", errors.INVALID_REQUEST)
 TOO_MANY = _error(
-    "rate limit (per address, or registrations per hour)",
+    "rate limit (per address, registrations per hour, or a client metadata document host's"
+    " fetch budget)",
     errors.TOO_MANY_REQUESTS,
     **{"Retry-After": RETRY_AFTER},
 )
@@ -234,6 +235,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "400": _error("RFC 7009 §2.2.1", errors.INVALID_REQUEST),
             "401": BAD_CLIENT,
             "413": TOO_LARGE,
+            "429": TOO_MANY,
             "503": UNAVAILABLE,
         },
     },
@@ -245,6 +247,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "400": _error("RFC 7662 §2.3", errors.INVALID_REQUEST),
             "401": BAD_CLIENT,
             "413": TOO_LARGE,
+            "429": TOO_MANY,
             "503": UNAVAILABLE,
         },
     },

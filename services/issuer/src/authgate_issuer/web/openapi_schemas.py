@@ -143,7 +143,13 @@ def form(properties: dict[str, Schema], *required: str) -> Schema:
 
 
 RESOURCES: Schema = {"type": "array", "items": {"type": "string", "format": "uri"}}
-CLIENT_CREDENTIALS: dict[str, Schema] = {"client_id": STRING, "client_secret": STRING}
+# RFC 6749 §2.3.1 in the body, or private_key_jwt (RFC 7523 §2.2, RFC 7521 §4.2).
+CLIENT_CREDENTIALS: dict[str, Schema] = {
+    "client_id": STRING,
+    "client_secret": STRING,
+    "client_assertion_type": STRING,
+    "client_assertion": STRING,
+}
 TOKEN_FORM = form(
     {
         "grant_type": {"type": "string", "enum": list(GRANT_TYPES)},
