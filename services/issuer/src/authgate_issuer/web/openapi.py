@@ -186,8 +186,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "200": {"description": "the consent page", "content": HTML},
             "302": _redirect("to GitHub (remembered consent) or an error to the client (RFC 9207)"),
             "400": {
-                "description": "bad client or redirect URI: a page, never a redirect "
-                "(OAuth 2.1 §4.1.2.1)",
+                "description": "bad client or redirect URI, or an unusable client metadata "
+                "document: a page, never a redirect (OAuth 2.1 §4.1.2.1)",
+                "content": HTML,
+            },
+            "429": {
+                "description": "a client metadata document host's fetch budget is spent: a page",
                 "content": HTML,
             },
             "503": UNAVAILABLE,
