@@ -281,14 +281,22 @@ def test_membership_faults_and_bad_configuration(standin: GitHubStandin) -> None
     assert bad.status_code == 400
 
 
-def test_orgs_from_the_command_line(tmp_path) -> None:
+def test_orgs_from_the_command_line_and_the_environment(tmp_path) -> None:
     args = ["--org-member", "acme:alice:pending", "--team-member", "acme/platform:bob"]
     args += ["--saml-org", "corp", "--max-per-page", "5"]
-    proc = start_standin(tmp_path, extra_args=args)
+    proc = GitHubStandin(tmp_path, extra_args=args)
+    proc.env |= {
+        "GITHUB_STANDIN_ORG_MEMBERS": "other:carol, other:dave:pending",
+        "GITHUB_STANDIN_TEAM_MEMBERS": "other/platform:carol",
+        "GITHUB_STANDIN_SAML_ORGS": "",
+    }
+    proc.start(expect_healthy=True)
     try:
         shown = httpx.get(f"{proc.url}/_standin/orgs").json()
         assert shown["orgs"]["acme"]["members"] == {"alice": "pending", "bob": "active"}
         assert shown["orgs"]["acme"]["teams"] == {"platform": ["bob"]}
         assert shown["orgs"]["corp"]["saml"] is True and shown["max_per_page"] == 5
+        assert shown["orgs"]["other"]["members"] == {"carol": "active", "dave": "pending"}
+        assert shown["orgs"]["other"]["teams"] == {"platform": ["carol"]}
     finally:
         proc.stop()

@@ -21,7 +21,9 @@ Endpoints (one process serves the OAuth base and the API base):
   with GitHub's shapes and quirks (``state`` active/pending, 404 for no membership, 403 and
   ``X-GitHub-SSO`` for SAML-enforced organisations, ``Link`` pagination); see org_routes.py.
   Who belongs to what: ``--org-member ORG:LOGIN[:pending]``, ``--team-member ORG/SLUG:LOGIN``,
-  ``--saml-org ORG``, ``--max-per-page N`` (all repeatable but the last), or at run time
+  ``--saml-org ORG``, ``--max-per-page N`` (all repeatable but the last), the environment
+  (``GITHUB_STANDIN_ORG_MEMBERS``, ``GITHUB_STANDIN_TEAM_MEMBERS``, ``GITHUB_STANDIN_SAML_ORGS``:
+  comma-separated lists of the same; what ``make run`` passes on), or at run time
   ``POST /_standin/orgs`` (orgs.py). Example, "only members of acme"::
 
       python -m devstack.github_standin --org-member acme:alice --team-member acme/platform:bob
@@ -44,6 +46,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 
 import uvicorn
 
@@ -60,6 +63,11 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _from_env(name: str) -> list[str]:
+    """A comma-separated list from the environment (dev tool: make run passes its own on)."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -115,11 +123,11 @@ def main(argv: list[str] | None = None) -> None:
             for item in spec.split(","):
                 if item.strip():
                     state.add_user(item)
-        for member in args.org_member:
+        for member in [*args.org_member, *_from_env("GITHUB_STANDIN_ORG_MEMBERS")]:
             state.directory.add_member(member)
-        for team_member in args.team_member:
+        for team_member in [*args.team_member, *_from_env("GITHUB_STANDIN_TEAM_MEMBERS")]:
             state.directory.add_team_member(team_member)
-        for org in args.saml_org:
+        for org in [*args.saml_org, *_from_env("GITHUB_STANDIN_SAML_ORGS")]:
             state.directory.org(org).saml = True
     except ValueError as exc:
         raise SystemExit(f"github-standin: {exc}") from None
