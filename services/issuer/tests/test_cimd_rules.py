@@ -57,6 +57,8 @@ def test_valid_client_id_urls(client_id: str) -> None:
         ("https://app_example.com/c", "host name"),
         ("https://app.example.com/c d", "URI"),
         ("https://app.example.com/" + "a" * 130, "longer"),
+        ("https://app.example.com/a;b", "';'"),
+        ("https://app.example.com/c?a=1,2", "','"),
     ],
 )
 def test_invalid_client_id_urls(client_id: str, why: str) -> None:

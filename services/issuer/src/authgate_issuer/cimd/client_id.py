@@ -55,6 +55,10 @@ def client_id_host(client_id: str) -> str:
         raise ClientIdProblem(problem or "must be ASCII")
     if "#" in client_id:
         raise ClientIdProblem("must not contain a fragment")
+    if "," in client_id or ";" in client_id:
+        # The verifier forwards the client id upstream as X-Client-Id and refuses identities
+        # that a proxy could split there (authgate_verifier.decision): refuse them up front.
+        raise ClientIdProblem("must not contain ',' or ';'")
     parts = urlsplit(client_id)
     if parts.scheme != "https":
         raise ClientIdProblem("must be an https URL")
