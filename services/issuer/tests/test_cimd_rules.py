@@ -4,6 +4,7 @@ private_key_jwt clients (RFC 7591 §2 jwks / jwks_uri)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from authgate_issuer.cimd.freshness import cache_seconds
 from authgate_issuer.oauth.client_metadata import validate_client_metadata
 from authgate_issuer.oauth.errors import InvalidClientMetadata
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.web.client_identity import identity_html
 from testsupport.issuer import issuer_env
 
 URL = "https://app.example.com/oauth/client.json"
@@ -183,3 +185,16 @@ def test_cache_lifetime_follows_http_caching_within_bounds(
     headers: dict[str, str], seconds: int
 ) -> None:
     assert cache_seconds(headers, 100, floor=60, ceiling=3600) == seconds
+
+
+def test_the_consent_identity_of_a_document_client(settings: IssuerSettings) -> None:
+    trusted = dataclasses.replace(settings.cimd, trusted_hosts=frozenset({"app.example.com"}))
+    loopback = identity_html(URL, "http://localhost:4000/cb", settings.cimd)
+    assert 'Verified identity: <code><bdi dir="ltr">app.example.com</bdi></code>' in loopback
+    assert "know and trust" in loopback and "Any program running there" in loopback
+    web = identity_html(URL, "https://app.example.com/cb", trusted)
+    assert "vouches for" in web and "Any program running there" not in web
+    query = "https://app.example.com/c?a=1&x='y'"
+    escaped = identity_html(query, "https://app.example.com/cb", settings.cimd)
+    assert "a=1&amp;x=&#x27;y&#x27;" in escaped and "'y'" not in escaped
+    assert identity_html("0123456789abcdef", "http://localhost/cb", settings.cimd) == ""
