@@ -130,6 +130,8 @@ def test_env_example_covers_issuer_and_verifier_settings() -> None:
         # compose's ISSUER_URL is always https, so the plain-http escape hatch has no use there.
         "ALLOW_INSECURE_ISSUER_URL",
         "DEMO_MCP_ALLOWED_HOSTS",
+        # Refused at start-up unless ISSUER_URL is loopback: a local-development switch.
+        "CIMD_ALLOW_PRIVATE_ADDRESSES",
     }
     listed = (ROOT / ".env.example").read_text() + (ROOT / "compose.yaml").read_text()
     for name in ("issuer", "verifier"):
