@@ -111,12 +111,17 @@ class Cors:
             await send({"type": "http.response.body", "body": b""})
             return
         extra = [*self.policy.headers(origin), EXPOSED]
+        merge = not self.policy.any_origin  # only then is there a Vary of ours to merge
 
         async def with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"vary"]
-                vary = [v for n, v in message.get("headers", []) if n.lower() == b"vary"]
-                message["headers"] = [*kept, *_merge_vary(extra, vary)]
+                headers = message.get("headers", [])
+                if merge:
+                    vary = [v for n, v in headers if n.lower() == b"vary"]
+                    headers = [(n, v) for n, v in headers if n.lower() != b"vary"]
+                    message["headers"] = [*headers, *_merge_vary(extra, vary)]
+                else:
+                    message["headers"] = [*headers, *extra]
             await send(message)
 
         await self.app(scope, receive, with_cors)
