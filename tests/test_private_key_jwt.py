@@ -235,3 +235,27 @@ def test_a_key_client_gets_no_secret_from_the_cli(stack: Stack) -> None:
     env = admin_env(stack.redis_url, stack.directory / "keys")
     refused = run(env, "clients", "rotate-secret", client.client_id)
     assert refused.code == 2 and "authenticated by its keys" in refused.err
+
+
+def test_a_rotated_key_makes_the_jwks_uri_fetched_again_once(
+    stack: Stack, docs: DocumentServer
+) -> None:
+    client = document(docs)
+    assert client.jwks_path is not None
+    assert introspect(stack, signed(stack, client)).status_code == 200
+    assert docs.hits[client.jwks_path] == 1
+    new = ClientKey.ec(kid="ec-2")
+    docs.serve(client.jwks_path, {"keys": [client.key.jwk(), new.jwk()]})
+    rotated = KeyClient(client.client_id, new, client.jwks_path)
+    assert introspect(stack, signed(stack, rotated)).status_code == 200
+    assert docs.hits[client.jwks_path] == 2
+    # A made-up kid right after: no second refetch (CIMD_CACHE_MIN_SECONDS), refused.
+    stranger = KeyClient(client.client_id, ClientKey.ec(kid="ec-3"), client.jwks_path)
+    assert_refused(stack, signed(stack, stranger), "names no key of the client")
+    assert docs.hits[client.jwks_path] == 2
+
+
+def test_an_unknown_kid_of_a_registered_client_is_refused(stack: Stack) -> None:
+    client = registered(stack)
+    stranger = KeyClient(client.client_id, ClientKey.rsa(kid="other"))
+    assert_refused(stack, signed(stack, stranger), "names no key of the client")

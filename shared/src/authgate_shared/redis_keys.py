@@ -119,6 +119,13 @@ def client_jwks(uri_hash: str) -> str:
     return f"{PREFIX}client_jwks:{{{uri_hash}}}"
 
 
+def client_jwks_refetch(uri_hash: str) -> str:
+    """Marker of a forced refetch of a ``jwks_uri`` (for an unknown key id), TTL
+    CIMD_CACHE_MIN_SECONDS: at most one per period, so made-up kids cannot spend the host's
+    fetch budget."""
+    return f"{PREFIX}client_jwks_refetch:{{{uri_hash}}}"
+
+
 def client_assertion(assertion_hash: str) -> str:
     """A used private_key_jwt ``jti`` (RFC 7523 §3 item 7), keyed by SHA-256 of client id and
     jti, until the assertion's ``exp``: SET NX refuses a replay."""

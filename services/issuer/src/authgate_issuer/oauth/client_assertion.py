@@ -43,6 +43,11 @@ class AssertionRefused(ValueError):
     """The client assertion does not authenticate its client; the message says why."""
 
 
+class UnknownKey(AssertionRefused):
+    """No key of the client's JWK Set has the assertion's ``kid`` and ``alg``: perhaps a key
+    published since the set was cached (a rotation)."""
+
+
 @dataclass(frozen=True)
 class Assertion:
     client_id: str
@@ -97,8 +102,11 @@ def verify_assertion(
     if algorithm not in SIGNING_ALGORITHMS:
         raise AssertionRefused(f"alg must be one of {', '.join(SIGNING_ALGORITHMS)}")
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
+    keys = candidate_keys(jwks, algorithm=str(algorithm), kid=kid)
+    if not keys:
+        raise UnknownKey(f"names no key of the client for alg {algorithm} and kid {kid!r}")
     claims: dict[str, Any] | None = None
-    for key in candidate_keys(jwks, algorithm=str(algorithm), kid=kid):
+    for key in keys:
         try:
             claims = jwt.decode(
                 assertion,

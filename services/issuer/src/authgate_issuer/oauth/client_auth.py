@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_plus
 
 from fastapi import Request
@@ -39,7 +41,9 @@ from ..store.clients import ClientRecord
 from ..web.rate_limits import Hit
 from .client_assertion import (
     ASSERTION_TYPE,
+    Assertion,
     AssertionRefused,
+    UnknownKey,
     claimed_client,
     use_once,
     verify_assertion,
@@ -174,6 +178,32 @@ async def prepare_document(ctx: IssuerContext, client_id: str, hit: Hit | None) 
     return None
 
 
+async def _checked_assertion(ctx: IssuerContext, jwt: str, client: ClientRecord) -> Assertion:
+    """The verified assertion; for a key the cached ``jwks_uri`` set lacks, once more with the
+    set fetched again (a rotated key), keeping the first refusal if that cannot help."""
+    issuer = ctx.settings.issuer_url
+
+    def check_with(jwks: Mapping[str, Any]) -> Assertion:
+        return verify_assertion(
+            jwt,
+            client_id=client.client_id,
+            jwks=jwks,
+            audiences=[issuer, f"{issuer}/token"],
+            now=ctx.clock(),
+        )
+
+    try:
+        return check_with(await client_jwks(ctx, client))
+    except UnknownKey as unknown:
+        if "jwks_uri" not in client.metadata:
+            raise
+        try:
+            jwks = await client_jwks(ctx, client, refresh=True)
+        except KeysUnavailable:
+            raise unknown from None
+        return check_with(jwks)
+
+
 async def verify(
     ctx: IssuerContext, credentials: Presented, client: ClientRecord | None
 ) -> ClientRecord:
@@ -183,15 +213,8 @@ async def verify(
         return check(credentials, client)
     if client is None or client.auth_method != "private_key_jwt":
         raise _fail(FAILED)
-    issuer = ctx.settings.issuer_url
     try:
-        assertion = verify_assertion(
-            credentials.assertion,
-            client_id=client.client_id,
-            jwks=await client_jwks(ctx, client),
-            audiences=[issuer, f"{issuer}/token"],
-            now=ctx.clock(),
-        )
+        assertion = await _checked_assertion(ctx, credentials.assertion, client)
     except AssertionRefused as exc:
         raise _fail(f"client_assertion {exc}") from None
     except KeysUnavailable as exc:

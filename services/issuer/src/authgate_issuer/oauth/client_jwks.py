@@ -5,8 +5,9 @@ both). Only public asymmetric signing keys are accepted: a JWK carrying private 
 ``p``, ``k``, ...) is a leaked key, and a symmetric (``oct``) key would be a shared secret, which
 client metadata documents must not use. A ``jwks_uri`` is fetched through the SSRF-safe fetcher
 (``outbound.fetch``), counted against its host's fetch budget, and cached in Redis by its HTTP
-caching headers within the CIMD bounds, so every replica agrees and a key rotation shows within
-``CIMD_CACHE_MAX_SECONDS``.
+caching headers within the CIMD bounds, so every replica agrees. An assertion signed with a key
+the cached set does not have makes it fetched again (at most once per CIMD_CACHE_MIN_SECONDS):
+a client that rotates its key is not locked out for the cache's lifetime.
 """
 
 from __future__ import annotations
@@ -79,13 +80,21 @@ def candidate_keys(jwks: Mapping[str, Any], *, algorithm: str, kid: str | None) 
     return found
 
 
-async def _fetched_jwks(ctx: IssuerContext, uri: str) -> dict[str, Any]:
+async def _fetched_jwks(ctx: IssuerContext, uri: str, *, refresh: bool) -> dict[str, Any]:
     settings = ctx.settings.cimd
-    key = redis_keys.client_jwks(hashlib.sha256(uri.encode()).hexdigest())
-    cached = await ctx.redis.get(key)
-    if cached is not None:
-        data: dict[str, Any] = orjson.loads(cached)
-        return data
+    digest = hashlib.sha256(uri.encode()).hexdigest()
+    key = redis_keys.client_jwks(digest)
+    if refresh:
+        # At most once per CIMD_CACHE_MIN_SECONDS per URI, so assertions with made-up kids
+        # cannot spend the host's fetch budget.
+        marker = redis_keys.client_jwks_refetch(digest)
+        if not await ctx.redis.set(marker, "1", ex=max(1, settings.cache_min_seconds), nx=True):
+            raise KeysUnavailable("jwks_uri was fetched again moments ago")
+    else:
+        cached = await ctx.redis.get(key)
+        if cached is not None:
+            data: dict[str, Any] = orjson.loads(cached)
+            return data
     now = ctx.now()
     host = (urlsplit(uri).hostname or "").lower()
     wait = await take_fetch(
@@ -116,12 +125,15 @@ async def _fetched_jwks(ctx: IssuerContext, uri: str) -> dict[str, Any]:
     return data
 
 
-async def client_jwks(ctx: IssuerContext, client: ClientRecord) -> Mapping[str, Any]:
-    """The client's JWK Set: its ``jwks``, or the one at its ``jwks_uri``."""
+async def client_jwks(
+    ctx: IssuerContext, client: ClientRecord, *, refresh: bool = False
+) -> Mapping[str, Any]:
+    """The client's JWK Set: its ``jwks``, or the one at its ``jwks_uri`` (cached; with
+    ``refresh``, fetched again even if cached: for a key published since, RFC 7517 rotation)."""
     inline = client.metadata.get("jwks")
     if isinstance(inline, dict):
         return inline
     uri = client.metadata.get("jwks_uri")
     if not isinstance(uri, str):
         raise KeysUnavailable("the client has no jwks or jwks_uri")
-    return await _fetched_jwks(ctx, uri)
+    return await _fetched_jwks(ctx, uri, refresh=refresh)
