@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import unquote_plus
 
 from fastapi import Request
@@ -39,16 +37,9 @@ from ..cimd.resolver import CimdRefused, find_client, resolve
 from ..context import IssuerContext
 from ..store.clients import ClientRecord
 from ..web.rate_limits import Hit
-from .client_assertion import (
-    ASSERTION_TYPE,
-    Assertion,
-    AssertionRefused,
-    UnknownKey,
-    claimed_client,
-    use_once,
-    verify_assertion,
-)
-from .client_jwks import KeysUnavailable, client_jwks
+from . import private_key_jwt
+from .client_assertion import ASSERTION_TYPE, AssertionRefused, claimed_client
+from .client_jwks import KeysUnavailable
 from .credentials import hash_secret, verify_secret
 from .errors import InvalidClient, InvalidRequest, TooManyRequests
 from .params import Params, parse_form
@@ -178,32 +169,6 @@ async def prepare_document(ctx: IssuerContext, client_id: str, hit: Hit | None) 
     return None
 
 
-async def _checked_assertion(ctx: IssuerContext, jwt: str, client: ClientRecord) -> Assertion:
-    """The verified assertion; for a key the cached ``jwks_uri`` set lacks, once more with the
-    set fetched again (a rotated key), keeping the first refusal if that cannot help."""
-    issuer = ctx.settings.issuer_url
-
-    def check_with(jwks: Mapping[str, Any]) -> Assertion:
-        return verify_assertion(
-            jwt,
-            client_id=client.client_id,
-            jwks=jwks,
-            audiences=[issuer, f"{issuer}/token"],
-            now=ctx.clock(),
-        )
-
-    try:
-        return check_with(await client_jwks(ctx, client))
-    except UnknownKey as unknown:
-        if "jwks_uri" not in client.metadata:
-            raise
-        try:
-            jwks = await client_jwks(ctx, client, refresh=True)
-        except KeysUnavailable:
-            raise unknown from None
-        return check_with(jwks)
-
-
 async def verify(
     ctx: IssuerContext, credentials: Presented, client: ClientRecord | None
 ) -> ClientRecord:
@@ -214,13 +179,11 @@ async def verify(
     if client is None or client.auth_method != "private_key_jwt":
         raise _fail(FAILED)
     try:
-        assertion = await _checked_assertion(ctx, credentials.assertion, client)
+        await private_key_jwt.authenticate(ctx, credentials.assertion, client)
     except AssertionRefused as exc:
         raise _fail(f"client_assertion {exc}") from None
     except KeysUnavailable as exc:
         raise _fail(f"the client's keys are unavailable: {exc}") from None
-    if not await use_once(ctx.redis, assertion, now=ctx.clock()):
-        raise _fail("client_assertion was already used (its jti is single-use, RFC 7523 §3)")
     return client
 
 
