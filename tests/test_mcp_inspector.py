@@ -1,4 +1,5 @@
-"""MCP Inspector (npm ``@modelcontextprotocol/inspector``, pinned) in real Chromium against the
+"""MCP Inspector (npm ``@modelcontextprotocol/inspector``, pinned: 1.0.3 and 2.12.0) in real
+Chromium against the
 gateway of ``make run``: Traefik running the shipped dynamic configuration in front of the
 verifier and the demo MCP server, the issuer with the dev login (GitHub stand-in).
 
@@ -11,10 +12,13 @@ the consent page and the stand-in's login, redeems the code, lists the tools and
   (``http://localhost:<port>``), fetches the metadata, ``/register``, ``/token`` and the gateway's
   ``/mcp``: every step needs CORS (issuer, verifier's challenge, the preflight passed through to
   the MCP server), so this is the CORS proof with a real browser client.
-* **Via Proxy** (the Inspector's default): discovery, registration and the MCP calls go through
+* **Via Proxy** (1.0.3's default): discovery, registration and the MCP calls go through
   the Inspector's own proxy server, but the OAuth callback page redeems the code from the browser
   (metadata and ``/token`` fetched from the Inspector's origin): CORS on the issuer and the
   protected resource metadata is needed in this mode too.
+
+* **Inspector 2** (the current line): its own server makes every HTTP request, OAuth included
+  (no CORS involved); the login is still the browser's.
 
 Screenshots of each step are saved under ``artifacts/`` (gitignored).
 """
@@ -29,10 +33,12 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from testsupport.devstack_run import DevstackRun
-from testsupport.inspector import Inspector
+from testsupport.inspector import Inspector, InspectorV2
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+# Loopback only: Inspector 2's page asks for web fonts from the internet; no name resolves here.
+CHROMIUM_ARGS += ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 TIMEOUT_MS = 20_000
 
 
@@ -155,3 +161,42 @@ def test_inspector_via_its_proxy(page: Page, devstack: DevstackRun, inspector: I
     assert not requested(sent, "POST", f"{url(devstack, 'gateway')}/mcp")
     assert not requested(sent, "POST", f"{url(devstack, 'issuer')}/register")
     assert requested(sent, "POST", f"{url(devstack, 'issuer')}/token")
+
+
+def test_inspector_v2(
+    page: Page, devstack: DevstackRun, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    issuer, gateway = url(devstack, "issuer"), url(devstack, "gateway")
+    inspector = InspectorV2(tmp_path_factory.mktemp("inspector-v2"), f"{gateway}/mcp").start()
+    try:
+        sent: list[Request] = []
+        page.on("request", lambda request: sent.append(request))
+        page.goto(inspector.page_url)
+        page.get_by_role(
+            "switch", name=f'Connect or disconnect "127.0.0.1:{devstack.ports["gateway"]}"'
+        ).check(force=True)
+        page.wait_for_url(f"{issuer}/authorize?*")
+        authorize = dict(parse_qsl(urlsplit(page.url).query))
+        assert authorize["resource"] == gateway
+        assert authorize["redirect_uri"] == f"{inspector.origin}/oauth/callback"
+        shot(page, "v2-consent")
+        page.get_by_role("button", name="Approve").click()
+        page.wait_for_url(f"{url(devstack, 'github')}/login/oauth/authorize?*")
+        page.get_by_label("Login").fill("octocat")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{inspector.origin}/**")
+        page.get_by_text("Connected", exact=True).wait_for()
+        page.get_by_text("Tools", exact=True).first.click()
+        page.get_by_role("button", name="whoami", exact=True).click()
+        page.get_by_role("button", name="Execute Tool").click()
+        page.get_by_text('"result": "octocat"').wait_for()
+        shot(page, "v2-whoami")
+        # Only navigations left the Inspector's origin for our servers: its server fetched
+        # the metadata, registered, redeemed the code and made the MCP calls.
+        local = [r for r in sent if urlsplit(r.url).hostname in ("127.0.0.1", "localhost")]
+        elsewhere = [r for r in local if not r.url.startswith(inspector.origin)]
+        assert all(r.is_navigation_request() for r in elsewhere), elsewhere
+        assert requested(elsewhere, "GET", f"{issuer}/authorize?")
+        assert not requested(sent, "POST", f"{issuer}/token")
+    finally:
+        inspector.stop()
