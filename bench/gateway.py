@@ -54,8 +54,6 @@ NO_AUTH = """http:
   services:
     mcp-a:
       loadBalancer:
-        responseForwarding:
-          flushInterval: -1ms
         servers:
           - url: 'http://{upstream}'
 """
