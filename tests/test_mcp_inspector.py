@@ -18,7 +18,9 @@ the consent page and the stand-in's login, redeems the code, lists the tools and
   protected resource metadata is needed in this mode too.
 
 * **Inspector 2** (the current line): its own server makes every HTTP request, OAuth included
-  (no CORS involved); the login is still the browser's.
+  (no CORS involved); the login is still the browser's. Registered by DCR, and with a Client ID
+  Metadata Document (its client settings name the document's URL; the issuer fetches it from a
+  local HTTPS host and the consent page names the verified host).
 
 Screenshots of each step are saved under ``artifacts/`` (gitignored).
 """
@@ -32,7 +34,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
+from devstack.local_tls import LocalTls
 from testsupport.devstack_run import DevstackRun
+from testsupport.https_documents import DocumentServer
 from testsupport.inspector import Inspector, InspectorV2
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -163,40 +167,106 @@ def test_inspector_via_its_proxy(page: Page, devstack: DevstackRun, inspector: I
     assert requested(sent, "POST", f"{url(devstack, 'issuer')}/token")
 
 
-def test_inspector_v2(
-    page: Page, devstack: DevstackRun, tmp_path_factory: pytest.TempPathFactory
+@pytest.fixture(scope="module")
+def documents(
+    devstack: DevstackRun, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DocumentServer]:
+    """An HTTPS host for the Inspector's client metadata document, with the certificate
+    ``make run`` made for its own example document (its issuer trusts that CA)."""
+    tls = devstack.run_dir / "client-document-tls"
+    server = DocumentServer(tmp_path_factory.mktemp("inspector-documents"))
+    server.tls = LocalTls(tls / "ca.pem", tls / "server.pem", tls / "server-key.pem")
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def inspector_v2(devstack: DevstackRun, tmp_path: Path) -> Iterator[InspectorV2]:
+    running = InspectorV2(tmp_path, f"{url(devstack, 'gateway')}/mcp").start()
+    yield running
+    running.stop()
+
+
+def v2_log_in_and_call_whoami(
+    page: Page, run: DevstackRun, inspector: InspectorV2, login: str, cimd: str | None = None
+) -> tuple[dict[str, str], list[Request], str]:
+    """Everything a user does in Inspector 2 (with ``cimd``: its client settings name that
+    metadata document URL); the authorize query, the browser's requests, the consent page."""
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    settings = "/api/storage/client"  # the web client keeps its settings on its server
+    with page.expect_response(lambda r: r.request.method == "GET" and settings in r.url):
+        page.goto(inspector.page_url)
+    if cimd is not None:
+        page.get_by_role("button", name="Client settings").click()
+        use_cimd = page.get_by_label("Use Client ID Metadata Document")
+        if not use_cimd.is_visible():
+            page.get_by_role("button", name="OAuth Client ID Metadata Document").click()
+        # The dialog's form takes its state from the stored settings once it has opened: a
+        # click before that is undone, so click until the box stays checked.
+        for _ in range(25):
+            if use_cimd.is_checked():
+                break
+            use_cimd.click(force=True)  # Mantine draws over the input
+            page.wait_for_timeout(200)
+        with page.expect_response(lambda r: r.request.method != "GET" and settings in r.url):
+            page.get_by_label("Client ID metadata document URL").fill(cimd)
+        assert use_cimd.is_checked()
+        page.get_by_role("button", name="Close").click()
+    server = f'Connect or disconnect "127.0.0.1:{run.ports["gateway"]}"'
+    page.get_by_role("switch", name=server).check(force=True)  # the switch's track covers it
+    page.wait_for_url(f"{url(run, 'issuer')}/authorize?*")
+    authorize = dict(parse_qsl(urlsplit(page.url).query))
+    consent = page.inner_text("body")
+    shot(page, f"v2-{'cimd-' if cimd else ''}consent")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_url(f"{url(run, 'github')}/login/oauth/authorize?*")
+    page.get_by_label("Login").fill(login)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{inspector.origin}/**")
+    page.get_by_text("Connected", exact=True).wait_for()
+    page.get_by_text("Tools", exact=True).first.click()
+    page.get_by_role("button", name="whoami", exact=True).click()
+    page.get_by_role("button", name="Execute Tool").click()
+    page.get_by_text(f'"result": "{login}"').wait_for()
+    shot(page, f"v2-{'cimd-' if cimd else ''}whoami")
+    return authorize, sent, consent
+
+
+def test_inspector_v2_registers_and_its_server_makes_every_request(
+    page: Page, devstack: DevstackRun, inspector_v2: InspectorV2
 ) -> None:
     issuer, gateway = url(devstack, "issuer"), url(devstack, "gateway")
-    inspector = InspectorV2(tmp_path_factory.mktemp("inspector-v2"), f"{gateway}/mcp").start()
-    try:
-        sent: list[Request] = []
-        page.on("request", lambda request: sent.append(request))
-        page.goto(inspector.page_url)
-        page.get_by_role(
-            "switch", name=f'Connect or disconnect "127.0.0.1:{devstack.ports["gateway"]}"'
-        ).check(force=True)
-        page.wait_for_url(f"{issuer}/authorize?*")
-        authorize = dict(parse_qsl(urlsplit(page.url).query))
-        assert authorize["resource"] == gateway
-        assert authorize["redirect_uri"] == f"{inspector.origin}/oauth/callback"
-        shot(page, "v2-consent")
-        page.get_by_role("button", name="Approve").click()
-        page.wait_for_url(f"{url(devstack, 'github')}/login/oauth/authorize?*")
-        page.get_by_label("Login").fill("octocat")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{inspector.origin}/**")
-        page.get_by_text("Connected", exact=True).wait_for()
-        page.get_by_text("Tools", exact=True).first.click()
-        page.get_by_role("button", name="whoami", exact=True).click()
-        page.get_by_role("button", name="Execute Tool").click()
-        page.get_by_text('"result": "octocat"').wait_for()
-        shot(page, "v2-whoami")
-        # Only navigations left the Inspector's origin for our servers: its server fetched
-        # the metadata, registered, redeemed the code and made the MCP calls.
-        local = [r for r in sent if urlsplit(r.url).hostname in ("127.0.0.1", "localhost")]
-        elsewhere = [r for r in local if not r.url.startswith(inspector.origin)]
-        assert all(r.is_navigation_request() for r in elsewhere), elsewhere
-        assert requested(elsewhere, "GET", f"{issuer}/authorize?")
-        assert not requested(sent, "POST", f"{issuer}/token")
-    finally:
-        inspector.stop()
+    authorize, sent, _ = v2_log_in_and_call_whoami(page, devstack, inspector_v2, "octocat")
+    assert authorize["resource"] == gateway
+    assert authorize["redirect_uri"] == f"{inspector_v2.origin}/oauth/callback"
+    assert not authorize["client_id"].startswith("https://")  # registered (DCR)
+    # Only navigations left the Inspector's origin for our servers: its server fetched the
+    # metadata, registered, redeemed the code and made the MCP calls.
+    local = [r for r in sent if urlsplit(r.url).hostname in ("127.0.0.1", "localhost")]
+    elsewhere = [r for r in local if not r.url.startswith(inspector_v2.origin)]
+    assert all(r.is_navigation_request() for r in elsewhere), elsewhere
+    assert requested(elsewhere, "GET", f"{issuer}/authorize?")
+    assert not requested(sent, "POST", f"{issuer}/token")
+
+
+def test_inspector_v2_with_a_client_id_metadata_document(
+    page: Page, devstack: DevstackRun, inspector_v2: InspectorV2, documents: DocumentServer
+) -> None:
+    path = "/inspector/client.json"
+    client_id = documents.url(path)
+    document = {
+        "client_id": client_id,
+        "client_name": "MCP Inspector (CIMD)",
+        "redirect_uris": [f"{inspector_v2.origin}/oauth/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }
+    documents.serve(path, document)
+    authorize, _, consent = v2_log_in_and_call_whoami(
+        page, devstack, inspector_v2, "monalisa", cimd=client_id
+    )
+    assert authorize["client_id"] == client_id
+    assert documents.hits[path] >= 1
+    assert "Verified identity: localhost." in consent, consent
