@@ -80,23 +80,20 @@ class Verifier:
 
 
 class BenchTraefik(ProxyProcess):
-    """Traefik with the static side of the proxy tests and another dynamic file."""
+    """Traefik as the proxy tests start it, without their access log (the shipped static
+    example has none; a line per request would weigh on every case), on ``dynamic``."""
 
-    def __init__(self, directory: Path, values: Placeholders, dynamic: Path) -> None:
+    def __init__(self, directory: Path, values: Placeholders, dynamic: Path | None) -> None:
         super().__init__("traefik", directory, values)
         self.dynamic = dynamic
 
     @property
     def shipped(self) -> Path:
-        return self.dynamic
+        return self.dynamic or super().shipped
 
-
-def _traefik(
-    directory: Path, name: str, values: Placeholders, dynamic: Path | None
-) -> ProxyProcess:
-    if dynamic is None:
-        return ProxyProcess("traefik", directory / name, values).start()
-    return BenchTraefik(directory / name, values, dynamic).start()
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        args, env = super().command()
+        return [a for a in args if not a.startswith("--accessLog.")], env
 
 
 def run(directory: Path, duration: int) -> list[Result]:
@@ -139,7 +136,7 @@ def _run(directory: Path, duration: int, stack: ExitStack) -> list[Result]:
     def traefik(name: str, verifier: Verifier | None) -> ProxyProcess:
         port = verifier.proc.port if verifier is not None else upstream.port
         values = Placeholders((f"127.0.0.1:{port}",), "127.0.0.1:1", up, up, up)
-        proxy = _traefik(directory, name, values, None if verifier else no_auth_file)
+        proxy = BenchTraefik(directory / name, values, None if verifier else no_auth_file).start()
         stack.callback(proxy.stop)
         return proxy
 
