@@ -72,6 +72,8 @@ async def authorize(request: Request, ctx: IssuerContext = Depends(get_context))
         request_id=request_id,
         csrf_token=consent_cookie.csrf_token(key, browser, request_id),
         identity_html=identity_html(client.client_id, auth.redirect_uri, settings.cimd),
+        gateway_name=settings.gateway_name,
+        scope_descriptions=settings.scope_descriptions,
     )
     response = pages.consent_page(view, f"{settings.issuer_url}{CONSENT_PATH}")
     if new_cookie is not None:

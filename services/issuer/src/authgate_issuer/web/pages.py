@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import urlsplit
 
@@ -23,7 +25,11 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;"
     "color:#1f2328}code{background:#f6f8fa;padding:0 .2rem;word-break:break-all}"
     ".warn{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .75rem}"
-    "button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem}"
+    "button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem;border-radius:6px;"
+    "cursor:pointer}button.primary{background:#1f883d;color:#fff;border:1px solid #1a7f37;"
+    "font-weight:600}button.secondary{background:#f6f8fa;color:#1f2328;border:1px solid #d0d7de}"
+    ".scopes li{margin:.25rem 0}.scopes code{font-size:.85em;color:#59636e}"
+    ".gateway{color:#59636e;margin-top:-.75rem}"
 )
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 # No form-action: browsers apply it to the redirect after the POST, which goes to GitHub or to
@@ -82,6 +88,24 @@ class ConsentView:
     identity_html: str = ""
     """For a metadata document client: its verified host and warnings (web.client_identity);
     HTML made there, every value escaped."""
+    gateway_name: str = "Authgate"
+    scope_descriptions: Mapping[str, str] = field(default_factory=dict)
+    """SCOPE_DESCRIPTIONS: the plain-language line shown for each scope."""
+
+
+MAX_SHOWN_NAME = 60
+"""Client names are cut to this many characters for display (registration allows more)."""
+
+
+def shown_name(name: str) -> str:
+    """``name`` cut to ``MAX_SHOWN_NAME`` characters with an ellipsis, never inside a combining
+    sequence: a base shown without its marks would be another letter (é cut to e)."""
+    if len(name) <= MAX_SHOWN_NAME:
+        return name
+    end = MAX_SHOWN_NAME
+    while end > 0 and unicodedata.combining(name[end]):
+        end -= 1  # back to the base the marks after the cut belong to, which goes too
+    return name[:end].rstrip() + "\u2026"
 
 
 def _name(text: str) -> str:
@@ -100,21 +124,27 @@ def consent_page(view: ConsentView, action: str) -> HTMLResponse:
         "<li>every MCP service of this gateway</li>"
     )
     warning_html = f'<p class="warn">{escape(warning)}</p>' if warning else ""
+    scopes = "".join(
+        f"<li>{escape(view.scope_descriptions.get(s, 'Access named by the scope'))} {_code(s)}</li>"
+        for s in view.scope.split()
+    )
     body = (
-        f"<p><strong>{_name(view.client_name)}</strong> wants to access MCP services on your "
-        "behalf. The name is chosen by the application and not verified.</p>"
+        f'<p class="gateway">{_name(view.gateway_name)}</p>'
+        f"<p><strong>{_name(shown_name(view.client_name))}</strong> wants to access MCP services"
+        " on your behalf. The name is chosen by the application and not verified.</p>"
         f"<p>Client id: {_code(view.client_id)}</p>{view.identity_html}"
         f"<p>You will be sent back to {_code(target)} "
         f"({_code(view.redirect_uri)}).</p>{warning_html}"
-        f"<p>Scope: {_code(view.scope)}</p><p>Services:</p><ul>{resources}</ul>"
+        f'<p>It will be able to:</p><ul class="scopes">{scopes}</ul>'
+        f"<p>On these services:</p><ul>{resources}</ul>"
         "<p>Next you will sign in with GitHub.</p>"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="request_id" value="{escape(view.request_id)}">'
         f'<input type="hidden" name="csrf_token" value="{escape(view.csrf_token)}">'
         '<p><label><input type="checkbox" name="remember" value="yes"> Do not ask again for '
         "this application in this browser</label></p>"
-        '<button type="submit" name="action" value="approve">Approve</button>'
-        '<button type="submit" name="action" value="deny">Deny</button></form>'
+        '<button type="submit" name="action" value="approve" class="primary">Approve</button>'
+        '<button type="submit" name="action" value="deny" class="secondary">Deny</button></form>'
     )
     return page("Authorize access", body, 200)
 
