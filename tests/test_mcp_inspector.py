@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from devstack.local_tls import LocalTls
 from testsupport.devstack_run import DevstackRun
@@ -43,7 +44,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 # Loopback only: Inspector 2's page asks for web fonts from the internet; no name resolves here.
 CHROMIUM_ARGS += ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 45_000  # every wait is bounded; generous for a loaded 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def url(run: DevstackRun, name: str) -> str:
 
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"inspector-{name}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"inspector-{name.lower().replace(' ', '-')}.png"))
 
 
 def connect_log_in_and_call_whoami(
@@ -114,7 +115,7 @@ def connect_log_in_and_call_whoami(
 
     # Back on the Inspector: it redeems the code and connects by itself.
     page.wait_for_url(f"{inspector.origin}/")
-    page.get_by_text("Connected", exact=True).wait_for()
+    connected(page)
     page.get_by_role("tab", name="Tools").click()
     page.get_by_role("button", name="List Tools").click()
     page.get_by_text("whoami", exact=True).first.click()
@@ -124,6 +125,14 @@ def connect_log_in_and_call_whoami(
     result = page.locator("pre", has_text=login)
     assert result.count() >= 1, page.inner_text("body")
     return authorize, sent
+
+
+def connected(page: Page) -> None:
+    try:
+        page.get_by_text("Connected", exact=True).wait_for()
+    except PlaywrightError as exc:
+        shot(page, "not-connected")
+        raise AssertionError(page.inner_text("body")) from exc
 
 
 def requested(sent: list[Request], method: str, prefix: str) -> bool:
@@ -199,9 +208,11 @@ def v2_log_in_and_call_whoami(
         page.goto(inspector.page_url)
     if cimd is not None:
         page.get_by_role("button", name="Client settings").click()
+        section = page.get_by_role("button", name="OAuth Client ID Metadata Document")
+        if section.get_attribute("aria-expanded") != "true":
+            section.click()
         use_cimd = page.get_by_label("Use Client ID Metadata Document")
-        if not use_cimd.is_visible():
-            page.get_by_role("button", name="OAuth Client ID Metadata Document").click()
+        use_cimd.wait_for(state="visible")
         # The dialog's form takes its state from the stored settings once it has opened: a
         # click before that is undone, so click until the box stays checked.
         for _ in range(25):
@@ -224,7 +235,7 @@ def v2_log_in_and_call_whoami(
     page.get_by_label("Login").fill(login)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{inspector.origin}/**")
-    page.get_by_text("Connected", exact=True).wait_for()
+    connected(page)
     page.get_by_text("Tools", exact=True).first.click()
     page.get_by_role("button", name="whoami", exact=True).click()
     page.get_by_role("button", name="Execute Tool").click()
