@@ -1,0 +1,260 @@
+"""The access policy file (``POLICY_FILE``): who may use which MCP service and which tool.
+
+Both services read it once at start-up into their frozen settings; this module only parses a
+mapping (the YAML document) into frozen values and names every problem it finds, the way
+``config.EnvReader`` does for variables. The schema (documented in docs/access-control.md):
+
+    version: 1
+    services:
+      - resource: https://mcp-a.example.com     # canonical, one of ALLOWED_RESOURCES
+        name: GitHub tools                       # consent page display name
+        allow: {users: [octocat], orgs: [acme], teams: [acme/platform]}
+        scopes: [mcp:read]                       # default: REQUIRED_SCOPES
+        forward_token: false                     # default: FORWARD_AUTH_TOKEN_HEADER
+        scope_descriptions: {mcp:read: Read your repositories}
+        tools:
+          default: allow                         # tools/call matching no rule: allow | deny
+          unversioned: refuse                    # refuse | service-level
+          rules:
+            - {method: tools/call, name: "deploy_*", scopes: [mcp:deploy], groups: [acme/ops]}
+
+A service without ``allow`` follows the global ``ALLOWED_GITHUB_*`` lists (checked at login).
+Logins, orgs and teams compare case-insensitively (GitHub's are), so they are lower-cased here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .policy_rules import GLOB_NAME_RE, ToolPolicy, ToolRule
+from .services import ServiceList
+from .urls import canonical_uri
+
+SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
+LOGIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38})$")
+TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,38}/[a-z0-9][a-z0-9_-]{0,99}$")
+METHOD_RE = re.compile(r"^[A-Za-z0-9_./*-]{1,128}$")
+SERVICE_KEYS = {"resource", "name", "allow", "scopes", "forward_token", "scope_descriptions"}
+SERVICE_KEYS |= {"tools"}
+RULE_KEYS = {"method", "name", "scopes", "groups"}
+
+
+@dataclass(frozen=True, slots=True)
+class Allow:
+    users: frozenset[str]
+    orgs: frozenset[str]
+    teams: frozenset[str]
+
+    def admits(self, login: str, groups: frozenset[str]) -> bool:
+        """``groups``: the token's (lower-case org logins and ``org/team`` slugs)."""
+        return login.lower() in self.users or not groups.isdisjoint(self.orgs | self.teams)
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePolicy:
+    resource: str
+    name: str = ""
+    allow: Allow | None = None
+    """None: the global ALLOWED_GITHUB_* lists (the login check) decide."""
+    scopes: frozenset[str] | None = None
+    """None: REQUIRED_SCOPES decides."""
+    forward_token: bool | None = None
+    scope_descriptions: Mapping[str, str] = field(default_factory=dict)
+    tools: ToolPolicy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    services: Mapping[str, ServicePolicy]
+    """By canonical resource URI: one dict lookup per request, whatever their number."""
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{self.source}: {where}: {message}")
+
+
+def _strings(value: Any, where: str, problems: _Problems, pattern: re.Pattern[str]) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.add(where, "must be a list of strings")
+        return []
+    bad = [v for v in value if not pattern.match(v)]
+    if bad:
+        problems.add(where, f"invalid entries {bad}")
+    return [v for v in value if pattern.match(v)]
+
+
+def _lower_strings(
+    value: Any, where: str, problems: _Problems, pattern: re.Pattern[str]
+) -> list[str]:
+    if isinstance(value, list):
+        value = [v.lower() if isinstance(v, str) else v for v in value]
+    return _strings(value, where, problems, pattern)
+
+
+def _allow(value: Any, where: str, problems: _Problems) -> Allow | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(where, "must be a mapping with users, orgs and/or teams")
+        return None
+    for key in set(value) - {"users", "orgs", "teams"}:
+        problems.add(f"{where}.{key}", "unknown key (expected users, orgs, teams)")
+    return Allow(
+        users=frozenset(_lower_strings(value.get("users"), f"{where}.users", problems, LOGIN_RE)),
+        orgs=frozenset(_lower_strings(value.get("orgs"), f"{where}.orgs", problems, LOGIN_RE)),
+        teams=frozenset(_lower_strings(value.get("teams"), f"{where}.teams", problems, TEAM_RE)),
+    )
+
+
+def _tools(value: Any, where: str, problems: _Problems) -> ToolPolicy | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(where, "must be a mapping with default, unversioned and rules")
+        return None
+    for key in set(value) - {"default", "unversioned", "rules"}:
+        problems.add(f"{where}.{key}", "unknown key (expected default, unversioned, rules)")
+    default = value.get("default", "allow")
+    if default not in ("allow", "deny"):
+        problems.add(f"{where}.default", f"must be allow or deny, got {default!r}")
+    rules_raw = value.get("rules")
+    rules_raw = [] if rules_raw is None else rules_raw
+    if not isinstance(rules_raw, list):
+        problems.add(f"{where}.rules", "must be a list")
+        rules_raw = []
+    rules: list[ToolRule] = []
+    for i, raw in enumerate(rules_raw):
+        rule = _rule(raw, f"{where}.rules[{i}]", problems)
+        if rule is not None:
+            rules.append(rule)
+    restrictive = bool(rules_raw) or default == "deny"
+    unversioned = value.get("unversioned", "refuse" if restrictive else "service-level")
+    if unversioned not in ("refuse", "service-level"):
+        problems.add(
+            f"{where}.unversioned", f"must be refuse or service-level, got {unversioned!r}"
+        )
+    return ToolPolicy(
+        default_allow=default != "deny",
+        refuse_unversioned=unversioned != "service-level",
+        rules=tuple(rules),
+    )
+
+
+def _rule(raw: Any, where: str, problems: _Problems) -> ToolRule | None:
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping with method, name, scopes and/or groups")
+        return None
+    for key in set(raw) - RULE_KEYS:
+        problems.add(f"{where}.{key}", "unknown key (expected method, name, scopes, groups)")
+    method, name = raw.get("method"), raw.get("name")
+    ok = True
+    if not isinstance(method, str) or not METHOD_RE.match(method):
+        problems.add(f"{where}.method", f"must be a JSON-RPC method name or glob, got {method!r}")
+        ok = False
+    if name is not None and (not isinstance(name, str) or not GLOB_NAME_RE.match(name)):
+        problems.add(f"{where}.name", f"must be a name or a glob using *, got {name!r}")
+        ok = False
+    scopes = _strings(raw.get("scopes"), f"{where}.scopes", problems, SCOPE_RE)
+    groups = _lower_strings(raw.get("groups"), f"{where}.groups", problems, _GROUP_RE)
+    if not scopes and not groups and "scopes" not in raw and "groups" not in raw:
+        problems.add(where, "needs scopes and/or groups (a rule requiring nothing decides nothing)")
+        ok = False
+    if not ok:
+        return None
+    assert isinstance(method, str)
+    return ToolRule(method, name, frozenset(scopes), frozenset(groups))
+
+
+_GROUP_RE = re.compile(f"{LOGIN_RE.pattern}|{TEAM_RE.pattern}")
+
+
+def parse_policy(document: Any, *, source: str, allowed: ServiceList | None) -> Policy | list[str]:
+    """The policy, or every problem found (each naming the file and the entry)."""
+    problems = _Problems(source)
+    if not isinstance(document, dict):
+        problems.add("top level", "must be a mapping with version and services")
+        return problems.items
+    for key in set(document) - {"version", "services"}:
+        problems.add(str(key), "unknown key (expected version, services)")
+    if document.get("version", 1) != 1:
+        problems.add("version", f"must be 1, got {document.get('version')!r}")
+    raw_services = document.get("services")
+    raw_services = [] if raw_services is None else raw_services
+    if not isinstance(raw_services, list):
+        problems.add("services", "must be a list")
+        raw_services = []
+    services: dict[str, ServicePolicy] = {}
+    for i, raw in enumerate(raw_services):
+        service = _service(raw, f"services[{i}]", problems, allowed)
+        if service is None:
+            continue
+        if service.resource in services:
+            problems.add(f"services[{i}].resource", f"{service.resource} is listed twice")
+        services[service.resource] = service
+    return problems.items or Policy(services=services)
+
+
+def _service(
+    raw: Any, where: str, problems: _Problems, allowed: ServiceList | None
+) -> ServicePolicy | None:
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping with at least resource")
+        return None
+    for key in set(raw) - SERVICE_KEYS:
+        problems.add(f"{where}.{key}", f"unknown key (expected {', '.join(sorted(SERVICE_KEYS))})")
+    resource = _resource(raw.get("resource"), f"{where}.resource", problems, allowed)
+    name = raw.get("name", "")
+    if not isinstance(name, str) or len(name) > 100:
+        problems.add(f"{where}.name", "must be a string of at most 100 characters")
+        name = ""
+    scopes = raw.get("scopes")
+    scope_set = None
+    if scopes is not None:
+        scope_set = frozenset(_strings(scopes, f"{where}.scopes", problems, SCOPE_RE))
+    forward = raw.get("forward_token")
+    if forward is not None and not isinstance(forward, bool):
+        problems.add(f"{where}.forward_token", f"must be true or false, got {forward!r}")
+        forward = None
+    descriptions = raw.get("scope_descriptions")
+    descriptions = {} if descriptions is None else descriptions
+    if not isinstance(descriptions, dict) or not all(
+        isinstance(k, str) and SCOPE_RE.match(k) and isinstance(v, str) and 0 < len(v) <= 200
+        for k, v in descriptions.items()
+    ):
+        problems.add(f"{where}.scope_descriptions", "must map scope tokens to texts (1-200 chars)")
+        descriptions = {}
+    allow = _allow(raw.get("allow"), f"{where}.allow", problems)
+    tools = _tools(raw.get("tools"), f"{where}.tools", problems)
+    if resource is None:
+        return None
+    return ServicePolicy(resource, name, allow, scope_set, forward, dict(descriptions), tools)
+
+
+def _resource(
+    value: Any, where: str, problems: _Problems, allowed: ServiceList | None
+) -> str | None:
+    if not isinstance(value, str):
+        problems.add(where, "is required: the service's canonical resource URI")
+        return None
+    try:
+        uri = canonical_uri(value)
+    except ValueError:
+        problems.add(where, f"is not an absolute URI: {value!r}")
+        return None
+    if uri != value.rstrip("/"):
+        problems.add(where, f"must be written canonically, as {uri}")
+        return None
+    if allowed is not None and uri not in allowed:
+        problems.add(where, f"{uri} is not one of ALLOWED_RESOURCES")
+        return None
+    return uri
