@@ -49,12 +49,14 @@ def proxy_command(
     resource = f"http://{host}"
     verifier = f"127.0.0.1:{ports['verifier']}"
     upstream = f"127.0.0.1:{ports['mcp']}"
+    issuer = f"127.0.0.1:{ports['issuer']}"
     if kind == "traefik":
-        return _traefik(gateway, resource, verifier, upstream, f"127.0.0.1:{ports['issuer']}")
+        return _traefik(gateway, resource, verifier, upstream, issuer)
     values = {
         "MCP_HOST": host,
         "MCP_RESOURCE": quote(resource, safe=""),
         "VERIFIER": verifier,
+        "ISSUER": issuer,
         "MCP_UPSTREAM": upstream,
     }
     if kind == "nginx":

@@ -34,6 +34,21 @@ def admin_cli(run: DevstackRun, cwd: Path, *args: str) -> subprocess.CompletedPr
     )
 
 
+def assert_browser_clients_served(gateway: str, issuer_port: int) -> None:
+    """What MCP Inspector and 2025-03-26 clients need of the gateway: the issuer's own RFC 8414
+    document on the MCP host, and a 401 a page of another origin can read."""
+    issuer = httpx.get(
+        f"http://127.0.0.1:{issuer_port}/.well-known/oauth-authorization-server", timeout=10
+    )
+    on_mcp_host = httpx.get(gateway + "/.well-known/oauth-authorization-server", timeout=10)
+    assert on_mcp_host.status_code == 200
+    assert on_mcp_host.content == issuer.content
+    refused = httpx.get(gateway + "/mcp", headers={"Origin": "http://localhost:6274"}, timeout=10)
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == "*"
+    assert "WWW-Authenticate" in refused.headers["access-control-expose-headers"]
+
+
 def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     run = DevstackRun.on_free_ports(tmp_path / ".run")
     ports, run_dir = run.ports, run.run_dir
@@ -53,6 +68,7 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert httpx.get(metadata, timeout=10).json()["authorization_servers"] == [
             f"http://127.0.0.1:{ports['issuer']}"
         ]
+        assert_browser_clients_served(f"http://127.0.0.1:{ports['gateway']}", ports["issuer"])
         assert (run_dir / "redis" / "appendonlydir").is_dir()
         # Redis's and the proxy's own output goes to their log files, not the terminal.
         assert not any(line.startswith(("redis ", "traefik ")) for line in lines), lines
@@ -118,3 +134,4 @@ def test_make_run_with_nginx_or_caddy(tmp_path: Path, proxy: str) -> None:
             f'Bearer resource_metadata="{metadata}", scope="mcp:*"'
         )
         assert httpx.get(metadata, timeout=10).json()["resource"] == gateway
+        assert_browser_clients_served(gateway, run.ports["issuer"])
