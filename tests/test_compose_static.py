@@ -21,7 +21,14 @@ import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the pins
 from testsupport.compose_file import SERVICES, labels
 
 ROOT = Path(__file__).resolve().parents[1]
-IDENTITY_HEADERS = {"X-User-Id", "X-User-Name", "X-Auth-Token", "X-Client-Id", "X-Scopes"}
+IDENTITY_HEADERS = {
+    "X-User-Id",
+    "X-User-Name",
+    "X-Auth-Token",
+    "X-Client-Id",
+    "X-Scopes",
+    "X-User-Groups",
+}
 
 # Our services: compose name -> (Dockerfile, package source dir, pyproject of the console script).
 OURS = {

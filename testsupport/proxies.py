@@ -36,7 +36,14 @@ SHIPPED = {
     "caddy": ROOT / "deploy/caddy/Caddyfile",
 }
 PROXIES = ("traefik", "nginx", "caddy")
-IDENTITY_HEADERS = ("X-User-Id", "X-User-Name", "X-Auth-Token", "X-Client-Id", "X-Scopes")
+IDENTITY_HEADERS = (
+    "X-User-Id",
+    "X-User-Name",
+    "X-Auth-Token",
+    "X-Client-Id",
+    "X-Scopes",
+    "X-User-Groups",
+)
 PRM_PATH = "/.well-known/oauth-protected-resource"
 DOMAIN = "example.com"
 AUTH_HOST, MCP_A_HOST, TOOLS_HOST = (f"{name}.{DOMAIN}" for name in ("auth", "mcp-a", "tools"))

@@ -35,7 +35,7 @@ def load(tmp_path: Path, text: str, **env: str) -> EnvReader:
     path = tmp_path / "policy.yaml"
     path.write_text(text)
     reader = EnvReader({"POLICY_FILE": str(path), **env})
-    policy_from_env(reader, ALLOWED)
+    policy_from_env(reader, reader.raw("POLICY_FILE"), ALLOWED)
     return reader
 
 
@@ -43,7 +43,7 @@ def test_good_policy_parses_into_lookup_by_resource(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(GOOD)
     reader = EnvReader({"POLICY_FILE": str(path)})
-    policy = policy_from_env(reader, ALLOWED)
+    policy = policy_from_env(reader, reader.raw("POLICY_FILE"), ALLOWED)
     reader.check()
     assert policy is not None
     a = policy.services["https://mcp-a.example.com"]
@@ -172,7 +172,7 @@ def test_unreadable_documents(tmp_path: Path, text: str, problem: str) -> None:
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
     reader = EnvReader({"POLICY_FILE": str(tmp_path / "absent.yaml")})
-    assert policy_from_env(reader, ALLOWED) is None
+    assert policy_from_env(reader, reader.raw("POLICY_FILE"), ALLOWED) is None
     assert reader.problems == [
         f"POLICY_FILE: cannot read {tmp_path / 'absent.yaml'}: No such file or directory"
     ]
@@ -180,4 +180,7 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_unset_means_no_policy() -> None:
     reader = EnvReader({})
-    assert policy_from_env(reader, ALLOWED) is None and reader.problems == []
+    assert (
+        policy_from_env(reader, reader.raw("POLICY_FILE"), ALLOWED) is None
+        and reader.problems == []
+    )

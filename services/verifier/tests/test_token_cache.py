@@ -19,6 +19,8 @@ def verified(exp: int) -> VerifiedToken:
         scopes=frozenset(),
         exp=exp,
         ok_start={},
+        ok_start_with_token={},
+        ok_start_plain={},
     )
 
 

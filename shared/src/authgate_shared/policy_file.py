@@ -16,9 +16,9 @@ POLICY_FILE = "POLICY_FILE"
 MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 
-def policy_from_env(env: EnvReader, allowed: ServiceList) -> Policy | None:
-    """The parsed policy, or None when ``POLICY_FILE`` is unset (or invalid: problems added)."""
-    path = env.raw(POLICY_FILE)
+def policy_from_env(env: EnvReader, path: str | None, allowed: ServiceList) -> Policy | None:
+    """The policy at ``path`` (``env.raw("POLICY_FILE")``, read by the settings so each lists
+    what it reads), or None when unset or invalid (then the problems are added to ``env``)."""
     if path is None:
         return None
     try:

@@ -17,28 +17,28 @@ from collections.abc import Callable
 from random import random as random_share
 from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 
 from authgate_shared import __version__
 from authgate_shared.claims import InvalidToken, decode
 from authgate_shared.cors import CorsPolicy
 from authgate_shared.errors import INVALID_REQUEST, INVALID_TOKEN, TEMPORARILY_UNAVAILABLE
-from authgate_shared.redis.connection import REDIS_DOWN_ERRORS, create_pubsub_client, create_redis
+from authgate_shared.redis.connection import create_pubsub_client, create_redis
 from authgate_shared.runtime import Clock, system_clock
 
-from . import logs
+from . import logs, routes
 from .challenge import Message, error_response
-from .cors import PREFLIGHT_PASS, DenialCors, direct_preflight, forwarded_preflight
+from .cors import PREFLIGHT_PASS, DenialCors, forwarded_preflight
 from .decision import REVOKED, Denial, VerifiedToken, accept_claims, decide
 from .decision_log import DecisionLog
 from .denials import NO_TOKEN_REASON, DenialResponses
 from .errors import RedisUnavailable
 from .keyset import KeySet, static_keys
-from .metadata import WELL_KNOWN, metadata_response
+from .metadata import WELL_KNOWN
 from .metrics import Metrics
 from .resources import BadForwardedRequest, Resource, ResourceResolver
 from .revocation import RevocationChecker
+from .service_policy import Outcome, compile_policy
 from .settings import VerifierSettings
 from .subscriber import run_subscriber
 from .token_cache import TokenCache
@@ -57,9 +57,6 @@ MALFORMED = Denial(401, INVALID_TOKEN, "malformed", "token is not a JWT")
 NO_TOKEN = Denial(401, INVALID_REQUEST, NO_TOKEN_REASON, "bearer token required")
 BAD_REQUEST_DENIAL = Denial(400, INVALID_REQUEST, "bad_request", "")
 UNAVAILABLE_DENIAL = Denial(503, TEMPORARILY_UNAVAILABLE, "unavailable", "")
-NOT_FOUND_TEXT = ("not_found", "no such endpoint")
-NOT_FOUND = error_response(404, *NOT_FOUND_TEXT)
-METHOD_NOT_ALLOWED = error_response(405, INVALID_REQUEST, "method not allowed", allow="GET, HEAD")
 
 
 class VerifierApp:
@@ -93,6 +90,9 @@ class VerifierApp:
             required_scopes=settings.required_scopes,
             default_scope=settings.default_scope,
         )
+        self.policy = compile_policy(settings.policy, self.resources.required_for)
+        forwards = {rules.forward_token for rules in self.policy.values()}
+        self._heads = {"token_head": True in forwards, "plain_head": False in forwards}
         self.cors = DenialCors(CorsPolicy.of(settings.cors_allowed_origins))
         self.denials = DenialResponses(self.cors)
         self.metrics = Metrics(self.cache, self.revocation)
@@ -102,7 +102,7 @@ class VerifierApp:
         self.decisions = DecisionLog(settings.log_decisions, settings.log_allowed_sample, random)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriber: Redis | None = None
-        self._started_at = clock()
+        self.started_at = clock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -114,16 +114,17 @@ class VerifierApp:
                     self._latency.observe(time.perf_counter() - started)
                 elif path == WELL_KNOWN or path.startswith(WELL_KNOWN + "/"):
                     self.metrics.requests["metadata"] += 1
-                    await self.protected_resource_metadata(scope, send, path)
+                    await routes.protected_resource_metadata(self, scope, send, path)
                 elif path == "/health":
                     self.metrics.requests["health"] += 1
-                    await self.health(send)
+                    await routes.health(self, send)
                 elif path == "/metrics":
                     self.metrics.requests["metrics"] += 1
-                    await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
+                    body = self.metrics.render()
+                    await routes.send_body(send, 200, body, b"text/plain; version=0.0.4")
                 else:
                     self.metrics.requests["unmatched"] += 1
-                    await self._send_pair(send, NOT_FOUND)
+                    await self._send_pair(send, routes.NOT_FOUND)
             except Exception:
                 LOG.exception("unhandled error on %s", path)
                 await self._send_pair(send, error_response(500, "server_error", "internal error"))
@@ -199,10 +200,24 @@ class VerifierApp:
                 self.decisions.log_denied(UNAVAILABLE_DENIAL, resource.uri, verified)
             await self._send_pair(send, self.denials.unavailable(scope["headers"]))
             return
+        start, outcome = verified.ok_start, None
+        rules = self.policy.get(resource.uri) if self.policy else None
+        if rules is not None:
+            denial = rules.check_token(verified)
+            if denial is None and rules.tools is not None:
+                denial, outcome = rules.check_request(verified, scope["headers"])
+            if outcome is not None:
+                self.metrics.count_tool(resource.uri, outcome.label, denial)
+            if denial is not None:
+                await self._deny(send, denial, resource, verified, scope, outcome)
+                return
+            if rules.forward_token is not None:
+                forward = rules.forward_token
+                start = verified.ok_start_with_token if forward else verified.ok_start_plain
         self._counts["allowed"] += 1
         if self.decisions.allowed:
-            self.decisions.log_allowed(verified, resource.uri)
-        await send(verified.ok_start)
+            self.decisions.log_allowed(verified, resource.uri, outcome)
+        await send(start)
         await send(EMPTY_BODY)
 
     async def _verify_token(self, token: bytes, now: float) -> VerifiedToken | Denial:
@@ -224,7 +239,13 @@ class VerifierApp:
                 retry = exc.reason == "unknown_kid" and attempt == 1
                 if not retry or not await self.keys.reload_for_unknown_kid():
                     return Denial(401, INVALID_TOKEN, exc.reason, str(exc))
-        result = accept_claims(claims, token, forward_token=settings.forward_token_header)
+        result = accept_claims(
+            claims,
+            token,
+            forward_token=settings.forward_token_header,
+            groups_header=settings.groups_header,
+            **self._heads,
+        )
         if isinstance(result, VerifiedToken):
             self.cache.put(token, result, now)
         return result
@@ -236,52 +257,12 @@ class VerifierApp:
         resource: Resource,
         token: VerifiedToken | None,
         scope: Scope,
+        outcome: Outcome | None = None,
     ) -> None:
         self._counts[denial.reason] += 1
         if self.decisions.denied:
-            self.decisions.log_denied(denial, resource.uri, token)
+            self.decisions.log_denied(denial, resource.uri, token, outcome)
         await self._send_pair(send, self.denials.for_denial(resource, denial, scope["headers"]))
-
-    # Other routes
-
-    async def protected_resource_metadata(self, scope: Scope, send: Send, path: str) -> None:
-        headers, method = scope["headers"], scope["method"]
-        if direct_preflight(method, headers):
-            # A preflight for the document itself (clients send MCP-Protocol-Version).
-            preflight = self.cors.metadata_preflight(headers)
-            await send({"type": "http.response.start", "status": 204, "headers": preflight})
-            await send(EMPTY_BODY)
-            return
-        if method not in ("GET", "HEAD"):
-            await self._send_pair(send, METHOD_NOT_ALLOWED)
-            return
-        settings, cors = self.settings, self.cors.metadata_headers(headers)
-        answer = metadata_response(
-            self.resources, scope, path, settings.issuer_url, settings.scopes_supported, cors
-        )
-        # A 404 a browser client can read, so it falls back from a path-suffixed URL.
-        await self._send_pair(send, answer or error_response(404, *NOT_FOUND_TEXT, more=cors))
-
-    async def health(self, send: Send) -> None:
-        uptime = int(self.clock() - self._started_at)
-        try:
-            await self.redis.ping()
-            status, state, code = "healthy", "connected", 200
-        except REDIS_DOWN_ERRORS:
-            status, state, code = "unhealthy", "disconnected", 503
-        body = {"status": status, "redis": state, "version": __version__, "uptime": uptime}
-        await self._send(
-            send, code, orjson.dumps(body), b"application/json", (b"cache-control", b"no-store")
-        )
-
-    @staticmethod
-    async def _send(
-        send: Send, status: int, body: bytes, content_type: bytes, *extra: tuple[bytes, bytes]
-    ) -> None:
-        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-        headers.extend(extra)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     async def _send_pair(send: Send, pair: tuple[Message, Message]) -> None:

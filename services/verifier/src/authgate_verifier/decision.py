@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authgate_shared import redis_keys
-from authgate_shared.claims import GATEWAY_AUDIENCE, audiences
+from authgate_shared.claims import GATEWAY_AUDIENCE, GROUPS_CLAIM, audiences
 from authgate_shared.errors import INSUFFICIENT_SCOPE, INVALID_TOKEN
 from authgate_shared.server.response_head import PREPARED_KEY, prepare_head
 
@@ -25,6 +25,7 @@ _SAFE_VALUE = re.compile(r"[\x20-\x7e]+").fullmatch
 # Identity values also exclude "," and ";": a proxy or server that joins repeated headers with
 # "," (RFC 9110 §5.3) or reads ";" parameters could split one forwarded identity into two.
 _SAFE_IDENTITY = re.compile(r"[\x20-\x2b\x2d-\x3a\x3c-\x7e]+").fullmatch
+DEFAULT_GROUPS_HEADER = b"x-user-groups"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,9 @@ class Denial:
     reason: str
     """Metrics label."""
     description: str
+    step_up_scope: str = ""
+    """For a tool rule's insufficient_scope: the scopes the challenge names (RFC 6750 §3.1);
+    "" means the resource's own. An access_denied 403 carries no challenge at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,14 @@ class VerifiedToken:
     ok_start: Message
     """The ASGI ``http.response.start`` message of this token's 200, its header block prepared
     once (``authgate_shared.server.response_head``): a cached token's 200 is written as it is."""
+    ok_start_with_token: Message
+    """The 200 with X-Auth-Token, for services whose policy forwards the token (the same object
+    as ``ok_start`` when nothing asks for a difference)."""
+    ok_start_plain: Message
+    """The 200 without X-Auth-Token, for services whose policy says not to forward it."""
+    username: str = ""
+    groups: frozenset[str] = frozenset()
+    """The ``groups`` claim (lower-case orgs and ``org/team``), for the policy's rules."""
 
 
 WRONG_AUDIENCE = Denial(401, INVALID_TOKEN, "wrong_audience", "token is not for this resource")
@@ -62,12 +74,21 @@ REVOKED = Denial(401, INVALID_TOKEN, "revoked", "token has been revoked")
 
 
 def accept_claims(
-    claims: dict[str, Any], token: bytes, *, forward_token: bool
+    claims: dict[str, Any],
+    token: bytes,
+    *,
+    forward_token: bool,
+    token_head: bool = False,
+    plain_head: bool = False,
+    groups_header: bytes = DEFAULT_GROUPS_HEADER,
 ) -> VerifiedToken | Denial:
     """The hot-path view of verified claims, or a denial when they cannot be forwarded safely.
 
     X-User-Id and X-User-Name are always both sent: Caddy 2.6 forwards a literal placeholder for
-    a missing one (see the reverse-proxy notes), so a token lacking either is refused.
+    a missing one (see the reverse-proxy notes), so a token lacking either is refused. The
+    groups header is always sent too (empty without groups) for the same reason.
+    ``forward_token``: the default 200 carries the token; ``token_head`` / ``plain_head``: a
+    200 with / without it is prepared too, for services whose policy says otherwise.
     """
     sub, name = claims.get("sub"), claims.get("github_username")
     client_id, scope = claims.get("client_id"), claims.get("scope", "")
@@ -78,6 +99,12 @@ def accept_claims(
         return UNSAFE_CLAIMS
     if scope and not _SAFE_VALUE(scope):
         return UNSAFE_CLAIMS
+    groups = claims.get(GROUPS_CLAIM, [])
+    # Joined with "," in one header: each group must be a safe identity without ",".
+    if not isinstance(groups, list) or not all(
+        isinstance(g, str) and _SAFE_IDENTITY(g) for g in groups
+    ):
+        return UNSAFE_CLAIMS
     assert isinstance(sub, str) and isinstance(name, str) and isinstance(client_id, str)
     headers = [
         (b"content-length", b"0"),
@@ -85,9 +112,13 @@ def accept_claims(
         (b"x-user-name", name.encode()),
         (b"x-client-id", client_id.encode()),
         (b"x-scopes", scope.encode()),
+        (groups_header, ",".join(groups).encode()),
     ]
-    if forward_token:
-        headers.append((b"x-auth-token", token))
+    plain = with_token = _start(headers) if plain_head or not forward_token else None
+    if forward_token or token_head:
+        with_token = _start([*headers, (b"x-auth-token", token)])
+    ok_start = with_token if forward_token else plain
+    assert ok_start is not None and with_token is not None
     aud = frozenset(audiences(claims))
     jti: str = claims["jti"]
     return VerifiedToken(
@@ -99,13 +130,21 @@ def accept_claims(
         gateway_wide=GATEWAY_AUDIENCE in aud,
         scopes=frozenset(scope.split()),
         exp=int(claims["exp"]),
-        ok_start={
-            "type": "http.response.start",
-            "status": 200,
-            "headers": headers,
-            PREPARED_KEY: prepare_head(headers),
-        },
+        ok_start=ok_start,
+        ok_start_with_token=with_token,
+        ok_start_plain=plain or ok_start,
+        username=name.lower(),
+        groups=frozenset(g.lower() for g in groups),
     )
+
+
+def _start(headers: list[tuple[bytes, bytes]]) -> Message:
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": headers,
+        PREPARED_KEY: prepare_head(headers),
+    }
 
 
 def decide(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from authgate_shared.cors import Header
-from authgate_shared.errors import INVALID_REQUEST, TEMPORARILY_UNAVAILABLE
+from authgate_shared.errors import ACCESS_DENIED, INVALID_REQUEST, TEMPORARILY_UNAVAILABLE
 
-from .challenge import BAD_REQUEST_CHALLENGE, Message, error_response
+from .challenge import BAD_REQUEST_CHALLENGE, Message, challenges_for, error_response
 from .cors import DenialCors
 from .decision import Denial
 from .resources import Resource
@@ -35,8 +35,17 @@ class DenialResponses:
         pair = self._pairs.get(key)
         if pair is None:
             challenges = resource.challenges
+            challenge: bytes | None
             if denial.reason == NO_TOKEN_REASON:
                 challenge = challenges.missing
+            elif denial.error == ACCESS_DENIED:
+                # A policy refusal (user, group, tool): no challenge, so no client tries a step-up
+                # that cannot help (MCP 2025-11-25 steps up on insufficient_scope only).
+                challenge = None
+            elif denial.step_up_scope:
+                # A tool rule's scopes (with the resource's): what the client must step up to.
+                scopes = denial.step_up_scope.split()
+                challenge = challenges_for(resource.metadata_url, scopes).insufficient
             elif denial.status == 403:
                 challenge = challenges.insufficient
             else:

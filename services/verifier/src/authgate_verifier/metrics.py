@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from authgate_shared.server.connection import CONNECTIONS
 
+from .decision import Denial
 from .revocation import RevocationChecker
 from .token_cache import TokenCache
 
@@ -59,8 +60,14 @@ class Metrics(Collector):
         self.requests: Counter[str] = Counter()
         self._cache = cache
         self._revocation = revocation
+        # Judged MCP requests by (service, tool, decision): services and tools only as the policy
+        # names them (tools it does not name are "other"), so the label set stays bounded.
+        self.tools: Counter[tuple[str, str, str]] = Counter()
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self)
+
+    def count_tool(self, service: str, tool: str, denial: Denial | None) -> None:
+        self.tools[(service, tool, "allowed" if denial is None else denial.reason)] += 1
 
     def collect(self) -> Iterator[Metric]:
         decisions = CounterMetricFamily(
@@ -69,6 +76,14 @@ class Metrics(Collector):
         for outcome, count in sorted(self.decisions.items()):
             decisions.add_metric([outcome], count)
         yield decisions
+        tools = CounterMetricFamily(
+            "authgate_verifier_tool_decisions",
+            "MCP requests judged by the policy's tool rules",
+            labels=["service", "tool", "decision"],
+        )
+        for labels, count in sorted(self.tools.items()):
+            tools.add_metric(list(labels), count)
+        yield tools
         yield self.verify_latency.family(
             "authgate_verifier_verify_duration_seconds", "Time to answer /verify, every outcome"
         )

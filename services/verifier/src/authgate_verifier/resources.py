@@ -196,12 +196,17 @@ class ResourceResolver:
             self._resources[uri] = resource
         return resource
 
+    def required_for(self, uri: str) -> frozenset[str]:
+        """The scopes ``uri`` (canonical) requires: its REQUIRED_SCOPES entry, else ``*``'s."""
+        parts = urlsplit(uri)
+        target = parts.netloc + parts.path
+        return self._scopes.get(target, self._scopes.get("*", frozenset()))
+
     def _resource(self, uri: str) -> Resource:
         # RFC 9728 §3.1: the well-known segment goes between the host and the resource's path.
         parts = urlsplit(uri)
         metadata_url = f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource"
-        target = parts.netloc + parts.path
-        required = self._scopes.get(target, self._scopes.get("*", frozenset()))
+        required = self.required_for(uri)
         return Resource(
             uri=uri,
             metadata_url=metadata_url + parts.path,

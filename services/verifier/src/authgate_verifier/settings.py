@@ -19,10 +19,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url, parse_origins
 from authgate_shared.keys import MIN_HMAC_BYTES, load_public_pem, pem_text
+from authgate_shared.policy import Policy
+from authgate_shared.policy_file import policy_from_env
 from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
@@ -91,6 +94,26 @@ def _parse_required_scopes(value: str) -> dict[str, frozenset[str]]:
     return result
 
 
+# RFC 9110 §5.6.2 token, and not one of the headers the verifier already sets.
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_OWN_HEADERS = {"x-user-id", "x-user-name", "x-client-id", "x-scopes", "x-auth-token"}
+
+
+def _parse_header_name(value: str) -> str:
+    if not _HEADER_NAME.match(value) or value.lower() in _OWN_HEADERS | {"content-length"}:
+        raise ValueError(f"must be a header name other than the verifier's others, got {value!r}")
+    return value
+
+
+def _policy_scopes(policy: Policy) -> dict[str, frozenset[str]]:
+    result: dict[str, frozenset[str]] = {}
+    for uri, service in policy.services.items():
+        if service.scopes is not None:
+            parts = urlsplit(uri)
+            result[parts.netloc + parts.path] = service.scopes
+    return result
+
+
 @dataclass(frozen=True)
 class VerifierSettings:
     issuer_url: str
@@ -122,9 +145,14 @@ class VerifierSettings:
     log_format: str
     log_level: str
     log_decisions: str
-    """LOG_DECISIONS: off, denied (one line per denial) or all (allowed ones sampled too)."""
+    """LOG_DECISIONS: off, denied (one line per denial), tools (denials and tool calls judged by
+    the policy, allowed ones sampled) or all (every allowed one sampled too)."""
     log_allowed_sample: float
     """LOG_DECISIONS_SAMPLE: the share of allowed decisions logged with LOG_DECISIONS=all."""
+    policy: Policy | None = None
+    """POLICY_FILE, parsed at start-up: per-service and per-tool rules (docs/access-control)."""
+    groups_header: bytes = b"x-user-groups"
+    """GROUPS_HEADER: the response header carrying the token's groups to the MCP server."""
     warnings: tuple[str, ...] = ()
 
     @classmethod
@@ -181,6 +209,20 @@ class VerifierSettings:
                 " and X-Forwarded-Uri; the proxy must pin X-Forwarded-Host per route"
             )
 
+        services = env.parsed("ALLOWED_RESOURCES", ServiceList(frozenset()), _parse_services)
+        no_scopes: dict[str, frozenset[str]] = {}
+        required_scopes = env.parsed("REQUIRED_SCOPES", no_scopes, _parse_required_scopes)
+        policy = policy_from_env(env, env.raw("POLICY_FILE"), services)
+        if policy is not None:
+            # The policy's scopes replace REQUIRED_SCOPES for its services (same target keys, so
+            # the challenges and the PRM name them too).
+            required_scopes = {**required_scopes, **_policy_scopes(policy)}
+            if any(s.forward_token for s in policy.services.values()):
+                warnings.append(
+                    "POLICY_FILE: forward_token is true for a service: it receives the client's"
+                    " bearer token as X-Auth-Token (token passthrough)"
+                )
+        groups_header = env.parsed("GROUPS_HEADER", "X-User-Groups", _parse_header_name)
         settings = cls(
             issuer_url=issuer_url,
             redis=redis_settings_from_env(env),
@@ -189,10 +231,10 @@ class VerifierSettings:
             jwt_secret=secret if algorithm == "HS256" else None,
             rsa_public_key_pem=public_pem if algorithm != "HS256" else None,
             require_resource_tokens=require_resource_tokens,
-            services=env.parsed("ALLOWED_RESOURCES", ServiceList(frozenset()), _parse_services),
+            services=services,
             bind_from_address=source == "address",
             revocation_cache_ms=env.integer("REVOCATION_CACHE_MS", 0, minimum=0, maximum=60000),
-            required_scopes=env.parsed("REQUIRED_SCOPES", {}, _parse_required_scopes),
+            required_scopes=required_scopes,
             path_prefixes=env.parsed("RESOURCE_PATH_PREFIXES", {}, _parse_prefixes),
             forward_token_header=forward_token,
             key_reload_interval=env.integer("KEY_RELOAD_INTERVAL", 60, minimum=1, maximum=86400),
@@ -203,8 +245,10 @@ class VerifierSettings:
             cors_allowed_origins=env.parsed("CORS_ALLOWED_ORIGINS", ("*",), parse_origins),
             log_format=env.choice("LOG_FORMAT", "json", ("json", "text")),
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            log_decisions=env.choice("LOG_DECISIONS", "off", ("off", "denied", "all")),
+            log_decisions=env.choice("LOG_DECISIONS", "off", ("off", "denied", "tools", "all")),
             log_allowed_sample=env.parsed("LOG_DECISIONS_SAMPLE", 1.0, _parse_share),
+            policy=policy,
+            groups_header=groups_header.lower().encode("ascii"),
             warnings=tuple(warnings),
         )
         env.check()
