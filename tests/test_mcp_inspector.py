@@ -209,16 +209,19 @@ def v2_log_in_and_call_whoami(
     if cimd is not None:
         page.get_by_role("button", name="Client settings").click()
         section = page.get_by_role("button", name="OAuth Client ID Metadata Document")
-        if section.get_attribute("aria-expanded") != "true":
-            section.click()
         use_cimd = page.get_by_label("Use Client ID Metadata Document")
-        use_cimd.wait_for(state="visible")
-        # The dialog's form takes its state from the stored settings once it has opened: a
-        # click before that is undone, so click until the box stays checked.
-        for _ in range(25):
-            if use_cimd.is_checked():
-                break
-            use_cimd.click(force=True)  # Mantine draws over the input
+        # The dialog sets its sections and its form from the stored settings once it has
+        # opened, undoing an earlier click: open the section and tick the box until both stay.
+        for _ in range(50):
+            try:
+                if section.get_attribute("aria-expanded") != "true":
+                    section.click()
+                elif not use_cimd.is_checked():
+                    use_cimd.click(force=True, timeout=1000)  # Mantine draws over the input
+                else:
+                    break
+            except PlaywrightError:
+                pass  # the section closed under the click: look again
             page.wait_for_timeout(200)
         with page.expect_response(lambda r: r.request.method != "GET" and settings in r.url):
             page.get_by_label("Client ID metadata document URL").fill(cimd)
