@@ -121,9 +121,10 @@ def connect_log_in_and_call_whoami(
     page.get_by_text("whoami", exact=True).first.click()
     page.get_by_role("button", name="Run Tool").click()
     page.get_by_text("Tool Result: Success").wait_for()
-    shot(page, f"{connection}-whoami")
     result = page.locator("pre", has_text=login)
     assert result.count() >= 1, page.inner_text("body")
+    result.last.scroll_into_view_if_needed()
+    shot(page, f"{connection}-whoami")
     return authorize, sent
 
 
