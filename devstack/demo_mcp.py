@@ -2,7 +2,8 @@
 
 ``python -m devstack.demo_mcp --port 8000``. It trusts the proxy in front of it: ``X-User-Name``
 is set by the verifier through the proxy (client-sent copies are stripped there), so ``whoami``
-shows who the gateway says is calling.
+shows who the gateway says is calling. Like any server of MCP 2026-07-28 it refuses (400) a
+request whose ``Mcp-Method``/``Mcp-Name`` headers disagree with its body (``mcp_headers``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from devstack.mcp_headers import HeaderBodyCheck
+
 # Loopback hosts on any port: what a browser or MCP client on this machine sends through the proxy.
 LOCAL_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 # What a browser client (MCP Inspector's "Direct" connection) sends and must read: the gateway
 # passes CORS preflights through to this server, which answers them for its own /mcp.
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "Last-Event-ID"]
-CORS_HEADERS += ["Mcp-Protocol-Version", "Mcp-Session-Id"]
+CORS_HEADERS += ["Mcp-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name"]
 CORS_EXPOSED = ["Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate"]
 
 
@@ -57,6 +60,8 @@ def build_app(allowed_hosts: list[str]) -> Starlette:
     )
     app = server.streamable_http_app(transport_security=security)
     app.add_route("/health", _health, methods=["GET"])
+    # Inside CORS, so a browser client can read the 400 of a header/body mismatch.
+    app.add_middleware(HeaderBodyCheck)
     app.add_middleware(
         CORSMiddleware,
         allow_origin_regex=origin_pattern(allowed_hosts),

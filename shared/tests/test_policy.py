@@ -47,7 +47,11 @@ def test_good_policy_parses_into_lookup_by_resource(tmp_path: Path) -> None:
     reader.check()
     assert policy is not None
     a = policy.services["https://mcp-a.example.com"]
-    assert a.name == "GitHub tools" and a.scopes == {"mcp:read"} and a.forward_token is False
+    assert (
+        a.name == "GitHub tools"
+        and a.scopes == frozenset({"mcp:read"})
+        and a.forward_token is False
+    )
     assert (
         a.allow is not None and a.allow.users == {"octocat"} and a.allow.teams == {"acme/platform"}
     )

@@ -5,6 +5,7 @@ per-service token forwarding, the audit lines and the bounded metrics labels."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -190,3 +191,13 @@ async def test_audit_lines_and_bounded_metrics(env: Env, caplog: pytest.LogCaptu
     metrics = (await call(env.app, "/metrics")).body.decode()
     assert 'authgate_verifier_tool_decisions_total{decision="insufficient_scope"' in metrics
     assert "random_" not in metrics
+
+
+async def test_base64_spelling_of_a_name_meets_the_same_rule(env: Env) -> None:
+    token = env.token(user="alice", scope="mcp:use")
+    encoded = "=?base64?" + base64.b64encode(b"deploy_prod").decode() + "?="
+    answer = await ask(env, token, **mcp("tools/call", encoded))
+    assert answer.status == 403 and answer.json()["error"] == "insufficient_scope"
+    for bad in ("=?base64?!!!?=", "=?base64?ZGVwbG95X3Byb2R=?="):
+        answer = await ask(env, token, **mcp("tools/call", bad))
+        assert answer.status == 403 and answer.json()["error"] == "access_denied", bad

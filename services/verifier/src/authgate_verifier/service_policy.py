@@ -18,6 +18,8 @@ A missing scope is a 403 ``insufficient_scope`` whose challenge names the scopes
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,7 +45,25 @@ UNVERSIONED = Denial(
 )
 NO_METHOD = Denial(403, ACCESS_DENIED, "no_mcp_method", "an MCP request needs an Mcp-Method header")
 REPEATED = Denial(403, ACCESS_DENIED, "bad_mcp_headers", "repeated Mcp-Method or Mcp-Name header")
+BAD_ENCODING = Denial(403, ACCESS_DENIED, "bad_mcp_headers", "malformed Mcp-Method or Mcp-Name")
 TOOL_DENIED = Denial(403, ACCESS_DENIED, "tool_denied", "this tool is not allowed on this service")
+
+
+def header_text(value: bytes) -> str | None:
+    """A header value as the server reads it: MCP 2026-07-28 sends a value that is not plain
+    visible ASCII as ``=?base64?<UTF-8, base64>?=``, and servers compare the decoded text with
+    the body. Decoded here too, so an encoded spelling of a tool's name meets the same rules;
+    a malformed one is None (refused; its server would refuse it as a mismatch)."""
+    if not (value.startswith(b"=?base64?") and value.endswith(b"?=")) or len(value) < 11:
+        return value.decode("latin-1")
+    payload = value[9:-2]
+    try:
+        decoded = base64.b64decode(payload, validate=True)
+        if base64.b64encode(decoded) != payload:  # canonical only, as the SDK's server
+            return None
+        return decoded.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +142,9 @@ class ServiceRules:
             # GET (event stream) and DELETE (session end) carry no JSON-RPC message; a POST does,
             # and its server would refuse it without the header, so it is refused here too.
             return (NO_METHOD if http_method == b"POST" else None), None
-        method_text = method.decode("latin-1")
-        name_text = None if name is None else name.decode("latin-1")
+        method_text, name_text = header_text(method), None if name is None else header_text(name)
+        if method_text is None or (name is not None and name_text is None):
+            return BAD_ENCODING, None
         compiled = self._lookup(tools, method_text, name_text)
         outcome = Outcome(method_text, name_text, compiled.label)
         if compiled.rule is None:
