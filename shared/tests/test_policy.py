@@ -70,8 +70,8 @@ def test_good_policy_parses_into_lookup_by_resource(tmp_path: Path) -> None:
 
 def test_unversioned_defaults_to_service_level_without_tool_rules() -> None:
     doc = {"services": [{"resource": "https://mcp-a.example.com", "tools": {"default": "allow"}}]}
-    policy = parse_policy(doc, source="p", allowed=ALLOWED)
-    assert not isinstance(policy, list)
+    policy, problems = parse_policy(doc, source="p", allowed=ALLOWED)
+    assert problems == []
     tools = policy.services["https://mcp-a.example.com"].tools
     assert tools is not None and not tools.refuse_unversioned
 
@@ -85,8 +85,8 @@ def test_globs_match_star_only() -> None:
             }
         ]
     }
-    policy = parse_policy(doc, source="p", allowed=ALLOWED)
-    assert not isinstance(policy, list)
+    policy, problems = parse_policy(doc, source="p", allowed=ALLOWED)
+    assert problems == []
     tools = policy.services["https://mcp-a.example.com"].tools
     assert tools is not None
     assert tools.first_match("tools/call", "a?[b]zz") is not None

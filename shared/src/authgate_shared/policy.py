@@ -25,7 +25,7 @@ Logins, orgs and teams compare case-insensitively (GitHub's are), so they are lo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,12 +178,16 @@ def _rule(raw: Any, where: str, problems: _Problems) -> ToolRule | None:
 _GROUP_RE = re.compile(f"{LOGIN_RE.pattern}|{TEAM_RE.pattern}")
 
 
-def parse_policy(document: Any, *, source: str, allowed: ServiceList | None) -> Policy | list[str]:
-    """The policy, or every problem found (each naming the file and the entry)."""
+def parse_policy(
+    document: Any, *, source: str, allowed: ServiceList | None
+) -> tuple[Policy, list[str]]:
+    """The policy and every problem found (each naming the file and the entry). With problems
+    the policy holds the entries that were valid, so later checks can name theirs too; it must
+    not be used (the settings stop on the problems)."""
     problems = _Problems(source)
     if not isinstance(document, dict):
         problems.add("top level", "must be a mapping with version and services")
-        return problems.items
+        return Policy(services={}), problems.items
     for key in set(document) - {"version", "services"}:
         problems.add(str(key), "unknown key (expected version, services)")
     if document.get("version", 1) != 1:
@@ -201,7 +205,7 @@ def parse_policy(document: Any, *, source: str, allowed: ServiceList | None) -> 
         if service.resource in services:
             problems.add(f"services[{i}].resource", f"{service.resource} is listed twice")
         services[service.resource] = service
-    return problems.items or Policy(services=services)
+    return Policy(services=services), problems.items
 
 
 def _service(
@@ -258,3 +262,35 @@ def _resource(
         problems.add(where, f"{uri} is not one of ALLOWED_RESOURCES")
         return None
     return uri
+
+
+def refused_resources(
+    policy: Policy | None,
+    services: ServiceList,
+    resources: Iterable[str],
+    login: str,
+    groups: Iterable[str],
+) -> list[str]:
+    """The services among ``resources`` whose ``allow`` does not admit the user: the issuer's
+    rule at the callback and at refresh, the same as the verifier's per request."""
+    if policy is None:
+        return []
+    held = frozenset(g.lower() for g in groups)
+    refused = []
+    for resource in resources:
+        service = policy.services.get(services.service_for(resource) or resource)
+        allow = service.allow if service is not None else None
+        if service is not None and allow is not None and not allow.admits(login, held):
+            refused.append(service.resource)
+    return refused
+
+
+def groups_mentioned(policy: Policy) -> frozenset[str]:
+    """Every organisation and ``org/team`` the policy names (allow lists and tool rules)."""
+    found: set[str] = set()
+    for service in policy.services.values():
+        if service.allow is not None:
+            found |= service.allow.orgs | service.allow.teams
+        for rule in service.tools.rules if service.tools is not None else ():
+            found |= rule.groups
+    return frozenset(found)

@@ -18,7 +18,8 @@ MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 def policy_from_env(env: EnvReader, path: str | None, allowed: ServiceList) -> Policy | None:
     """The policy at ``path`` (``env.raw("POLICY_FILE")``, read by the settings so each lists
-    what it reads), or None when unset or invalid (then the problems are added to ``env``)."""
+    what it reads), or None when unset or unreadable. Problems are added to ``env`` (the
+    settings then stop at ``env.check()``; the policy returned with them is partial)."""
     if path is None:
         return None
     try:
@@ -35,10 +36,8 @@ def policy_from_env(env: EnvReader, path: str | None, allowed: ServiceList) -> P
     except yaml.YAMLError as exc:
         env.problems.append(f"{POLICY_FILE}: {path} is not valid YAML: {exc}")
         return None
-    result = parse_policy(
+    policy, problems = parse_policy(
         document, source=f"{POLICY_FILE} {path}", allowed=allowed if allowed else None
     )
-    if isinstance(result, list):
-        env.problems.extend(result)
-        return None
-    return result
+    env.problems.extend(problems)
+    return policy

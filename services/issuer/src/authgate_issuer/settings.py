@@ -16,10 +16,13 @@ from urllib.parse import urlsplit
 from authgate_shared.claims import ALLOWED_ALGORITHMS, DEFAULT_SCOPE
 from authgate_shared.config import ConfigError, EnvReader, parse_base_url, parse_origins
 from authgate_shared.keys import MIN_HMAC_BYTES, load_private_pem, pem_text
+from authgate_shared.policy import Policy
+from authgate_shared.policy_file import policy_from_env
 from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
+from .login.service_access import unknown_groups
 from .login.settings import GithubSettings, github_settings_from_env
 
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
@@ -116,6 +119,9 @@ class IssuerSettings:
     refresh_reuse_grace_seconds: int
     gateway_name: str
     scope_descriptions: Mapping[str, str]
+    policy: Policy | None = None
+    """POLICY_FILE: per-service allow lists (refused at the callback and at refresh), display
+    names and scope descriptions for the consent page (docs/access-control)."""
     warnings: tuple[str, ...] = ()
 
     @property
@@ -209,6 +215,9 @@ class IssuerSettings:
                 "REQUIRE_RESOURCE_TOKENS=false: a request without resource gets a gateway-wide"
                 " token that every MCP service accepts (and any of them could replay)"
             )
+
+        policy = policy_from_env(env, env.raw("POLICY_FILE"), services)
+        env.problems.extend(unknown_groups(policy, github))
 
         scopes = env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,))
         default_scope = env.text("DEFAULT_SCOPE", DEFAULT_SCOPE) or DEFAULT_SCOPE
@@ -311,6 +320,7 @@ class IssuerSettings:
             scope_descriptions=env.parsed(
                 "SCOPE_DESCRIPTIONS", dict(DEFAULT_SCOPE_DESCRIPTIONS), _scope_descriptions
             ),
+            policy=policy,
             warnings=tuple(warnings),
         )
         env.check()

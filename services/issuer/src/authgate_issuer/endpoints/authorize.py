@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from ..cimd.resolver import CimdRefused, find_client
 from ..context import IssuerContext, get_context
+from ..login import service_access
 from ..oauth import consent_cookie
 from ..oauth.authorization_request import (
     PageError,
@@ -63,6 +64,7 @@ async def authorize(request: Request, ctx: IssuerContext = Depends(get_context))
         ctx.redis, Pending(auth, browser), ctx.random, settings.state_lifetime
     )
     assert client is not None
+    names, descriptions = service_access.consent_texts(settings, auth.resources)
     view = pages.ConsentView(
         client_name=client.name,
         client_id=client.client_id,
@@ -73,7 +75,8 @@ async def authorize(request: Request, ctx: IssuerContext = Depends(get_context))
         csrf_token=consent_cookie.csrf_token(key, browser, request_id),
         identity_html=identity_html(client.client_id, auth.redirect_uri, settings.cimd),
         gateway_name=settings.gateway_name,
-        scope_descriptions=settings.scope_descriptions,
+        scope_descriptions=descriptions,
+        service_names=names,
     )
     response = pages.consent_page(view, f"{settings.issuer_url}{CONSENT_PATH}")
     if new_cookie is not None:

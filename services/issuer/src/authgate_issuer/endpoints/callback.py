@@ -18,7 +18,7 @@ from starlette.responses import Response
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 
 from ..context import IssuerContext, get_context
-from ..login import access, github
+from ..login import access, github, service_access
 from ..oauth import consent_cookie
 from ..oauth.authorization_request import AuthorizationRequest, error_redirect_url, redirect_url
 from ..oauth.errors import (
@@ -104,6 +104,12 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
     admitted = await access.admit(ctx, user, github_token, client_id=auth.client_id)
     if isinstance(admitted, OAuthError):
         return _error(ctx, auth, admitted)
+    # The policy's per-service allow: no code (and so no grant, no token) for a service the
+    # user may not use (RFC 6749 §4.1.2.1 access_denied).
+    refused = service_access.refused(ctx.settings, auth.resources, user.login, admitted.groups)
+    if refused:
+        logs.event("login_denied", client_id=auth.client_id, user=user.login, services=refused)
+        return _error(ctx, auth, AccessDenied("this GitHub account may not use this service"))
     record = codes.AuthorizationCode(
         client_id=auth.client_id,
         redirect_uri=auth.redirect_uri,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..context import IssuerContext
-from ..login import github, membership
+from ..login import github, membership, service_access
 from ..login.access import open_upstream_token
 from ..sealing import key_id_of, seal
 from ..store import grants
@@ -44,7 +44,18 @@ async def _refuse(ctx: IssuerContext, grant: Grant, reason: str) -> InvalidGrant
 
 
 async def recheck(ctx: IssuerContext, grant: Grant) -> Grant:
-    """The grant with its groups as of now; raises (after revoking when the user is out)."""
+    """The grant with its groups as of now; raises (after revoking when the user is out, or
+    may no longer use one of the grant's services under the policy's ``allow``)."""
+    checked = await _recheck_membership(ctx, grant)
+    refused = service_access.refused(
+        ctx.settings, checked.resources, checked.username, checked.groups
+    )
+    if refused:
+        raise await _refuse(ctx, grant, f"no longer allowed to use {', '.join(refused)}")
+    return checked
+
+
+async def _recheck_membership(ctx: IssuerContext, grant: Grant) -> Grant:
     settings = ctx.settings
     listed = is_allowed(grant.username, settings)
     if not settings.github.checks_membership:

@@ -90,7 +90,10 @@ class ConsentView:
     HTML made there, every value escaped."""
     gateway_name: str = "Authgate"
     scope_descriptions: Mapping[str, str] = field(default_factory=dict)
-    """SCOPE_DESCRIPTIONS: the plain-language line shown for each scope."""
+    """SCOPE_DESCRIPTIONS, with the policy file's for the requested services over them: the
+    plain-language line shown for each scope."""
+    service_names: Mapping[str, str] = field(default_factory=dict)
+    """The policy file's display name of each requested resource that has one."""
 
 
 MAX_SHOWN_NAME = 60
@@ -120,9 +123,11 @@ def _code(text: str) -> str:
 
 def consent_page(view: ConsentView, action: str) -> HTMLResponse:
     target, warning = describe_redirect(view.redirect_uri)
-    resources = "".join(f"<li>{_code(r)}</li>" for r in view.resources) or (
-        "<li>every MCP service of this gateway</li>"
-    )
+    names = view.service_names
+    resources = "".join(
+        f"<li>{escape(names[r]) + ' ' if names.get(r) else ''}{_code(r)}</li>"
+        for r in view.resources
+    ) or ("<li>every MCP service of this gateway</li>")
     warning_html = f'<p class="warn">{escape(warning)}</p>' if warning else ""
     scopes = "".join(
         f"<li>{escape(view.scope_descriptions.get(s, 'Access named by the scope'))} {_code(s)}</li>"
