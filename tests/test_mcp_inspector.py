@@ -106,6 +106,7 @@ def connect_log_in_and_call_whoami(
 
     page.wait_for_url(f"{issuer}/authorize?*")
     authorize = dict(parse_qsl(urlsplit(page.url).query))
+    page.get_by_role("button", name="Approve").wait_for()
     assert page.title() == "Authorize access"
     shot(page, f"{connection}-consent")
     page.get_by_role("button", name="Approve").click()
@@ -232,6 +233,7 @@ def v2_log_in_and_call_whoami(
     page.get_by_role("switch", name=server).check(force=True)  # the switch's track covers it
     page.wait_for_url(f"{url(run, 'issuer')}/authorize?*")
     authorize = dict(parse_qsl(urlsplit(page.url).query))
+    page.get_by_role("button", name="Approve").wait_for()
     consent = page.inner_text("body")
     shot(page, f"v2-{'cimd-' if cimd else ''}consent")
     page.get_by_role("button", name="Approve").click()
