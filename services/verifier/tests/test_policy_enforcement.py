@@ -15,6 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
+from authgate_shared.config import ConfigError
 from authgate_verifier.app import VerifierApp
 from authgate_verifier.settings import VerifierSettings
 from testsupport.tokens import TokenMinter
@@ -201,3 +202,30 @@ async def test_base64_spelling_of_a_name_meets_the_same_rule(env: Env) -> None:
     for bad in ("=?base64?!!!?=", "=?base64?ZGVwbG95X3Byb2R=?="):
         answer = await ask(env, token, **mcp("tools/call", bad))
         assert answer.status == 403 and answer.json()["error"] == "access_denied", bad
+
+
+def test_start_up_names_every_policy_and_setting_problem(tmp_path: Path, redis_url: str) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text(f"services:\n  - resource: {MCP_A}\n    tools: {{default: maybe}}\n")
+    env = verifier_env(
+        redis_url,
+        POLICY_FILE=str(policy),
+        ALLOWED_RESOURCES=f"{MCP_A},{MCP_B}",
+        GROUPS_HEADER="X-User-Id",
+        TOKEN_CACHE_SIZE="-1",
+    )
+    with pytest.raises(ConfigError) as raised:
+        VerifierSettings.from_env(env)
+    text = "\n".join(raised.value.problems)
+    assert "services[0].tools.default: must be allow or deny" in text
+    assert "GROUPS_HEADER" in text and "TOKEN_CACHE_SIZE" in text
+
+
+async def test_groups_header_name_is_configurable(redis_url: str, keys_dir: Path) -> None:
+    async with TokenMinter.open(redis_url, keys_dir) as minter:
+        token = (await minter.mint(resources=[MCP_A])).token
+        settings = VerifierSettings.from_env(verifier_env(redis_url, GROUPS_HEADER="X-Teams"))
+        async with running(VerifierApp(settings)) as app:
+            answer = await call(app, headers={**forwarded(MCP_A), **bearer(token)})
+    assert answer.status == 200 and answer.headers["x-teams"] == ""
+    assert "x-user-groups" not in answer.headers

@@ -207,7 +207,7 @@ class VerifierApp:
             if denial is None and rules.tools is not None:
                 denial, outcome = rules.check_request(verified, scope["headers"])
             if outcome is not None:
-                self.metrics.count_tool(resource.uri, outcome.label, denial)
+                self.metrics.count_tool(outcome, denial)
             if denial is not None:
                 await self._deny(send, denial, resource, verified, scope, outcome)
                 return

@@ -24,6 +24,7 @@ from authgate_shared.server.connection import CONNECTIONS
 
 from .decision import Denial
 from .revocation import RevocationChecker
+from .service_policy import Outcome
 from .token_cache import TokenCache
 
 # Upper bounds (seconds) of the /verify latency buckets: the interesting range is 0.1-10 ms.
@@ -66,8 +67,11 @@ class Metrics(Collector):
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self)
 
-    def count_tool(self, service: str, tool: str, denial: Denial | None) -> None:
-        self.tools[(service, tool, "allowed" if denial is None else denial.reason)] += 1
+    def count_tool(self, outcome: Outcome, denial: Denial | None) -> None:
+        if denial is None or denial.reason == "tool_denied":
+            self.tools[outcome.key] += 1
+        else:
+            self.tools[(outcome.key[0], outcome.label, denial.reason)] += 1
 
     def collect(self) -> Iterator[Metric]:
         decisions = CounterMetricFamily(

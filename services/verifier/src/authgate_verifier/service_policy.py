@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from authgate_shared.errors import ACCESS_DENIED, INSUFFICIENT_SCOPE
@@ -74,6 +74,10 @@ class Outcome:
     tool: str | None
     label: str
     """Bounded metrics label: the matched rule's name (or method) pattern, else ``other``."""
+    key: tuple[str, str, str]
+    """The metrics key (service, label, decision) when no rule refuses the token."""
+    default_denied: bool
+    """A tools/call no rule matches, on a service whose default is deny."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,7 @@ class ServiceRules:
         """None: FORWARD_AUTH_TOKEN_HEADER decides."""
         self.tools: ToolPolicy | None = service.tools
         self._base_scopes = service.scopes if service.scopes is not None else base_scopes
-        self._memo: dict[tuple[str, str | None], _Compiled] = {}
+        self._memo: dict[tuple[bytes, bytes | None], tuple[_Compiled, Outcome]] = {}
         self._prepared = {rule: self._compile(rule) for rule in (service.tools or _NONE).rules}
         self._unmatched = _Compiled(None, None, None, OTHER)
 
@@ -116,57 +120,82 @@ class ServiceRules:
         return None
 
     def check_request(
-        self, token: VerifiedToken, headers: Iterable[tuple[bytes, bytes]]
+        self, token: VerifiedToken, headers: list[tuple[bytes, bytes]]
     ) -> tuple[Denial | None, Outcome | None]:
         """Tool level, for a service with tool rules (``self.tools`` set)."""
         tools = self.tools
         assert tools is not None
-        method = name = version = None
-        http_method = b"POST"
-        for key, value in headers:
-            if key == b"mcp-method":
-                if method is not None:
-                    return REPEATED, None
-                method = value
-            elif key == b"mcp-name":
-                if name is not None:
-                    return REPEATED, None
-                name = value
-            elif key == b"mcp-protocol-version":
-                version = value
-            elif key == b"x-forwarded-method":
-                http_method = value.upper()
-        if version is None or not _DATE(version) or version < HEADERS_TRUSTED_FROM:
+        found = dict(headers)  # one C-level pass; the last of repeated names wins, so:
+        if len(found) != len(headers) and _repeated(headers):
+            return REPEATED, None
+        version = found.get(b"mcp-protocol-version")
+        if version is None or not _trusted(version):
             return (UNVERSIONED if tools.refuse_unversioned else None), None
+        method = found.get(b"mcp-method")
         if method is None:
             # GET (event stream) and DELETE (session end) carry no JSON-RPC message; a POST does,
             # and its server would refuse it without the header, so it is refused here too.
+            http_method = found.get(b"x-forwarded-method", b"POST").upper()
             return (NO_METHOD if http_method == b"POST" else None), None
-        method_text, name_text = header_text(method), None if name is None else header_text(name)
-        if method_text is None or (name is not None and name_text is None):
+        judged = self._judge(tools, method, found.get(b"mcp-name"))
+        if judged is None:
             return BAD_ENCODING, None
-        compiled = self._lookup(tools, method_text, name_text)
-        outcome = Outcome(method_text, name_text, compiled.label)
-        if compiled.rule is None:
-            if method_text == TOOLS_CALL and not tools.default_allow:
-                return TOOL_DENIED, outcome
-            return None, outcome
-        if compiled.denial_groups is not None and token.groups.isdisjoint(compiled.rule.groups):
+        compiled, outcome = judged
+        rule = compiled.rule
+        if rule is None:
+            return (TOOL_DENIED if outcome.default_denied else None), outcome
+        if compiled.denial_groups is not None and token.groups.isdisjoint(rule.groups):
             return compiled.denial_groups, outcome
-        if compiled.denial_scope is not None and not compiled.rule.scopes <= token.scopes:
+        if compiled.denial_scope is not None and not rule.scopes <= token.scopes:
             return compiled.denial_scope, outcome
         return None, outcome
 
-    def _lookup(self, tools: ToolPolicy, method: str, name: str | None) -> _Compiled:
+    def _judge(
+        self, tools: ToolPolicy, method: bytes, name: bytes | None
+    ) -> tuple[_Compiled, Outcome] | None:
+        """The rule for the raw (method, name), memoised with its audit/metrics view; None when
+        a header is a malformed ``=?base64?`` value."""
         key = (method, name)
-        found = self._memo.get(key)
-        if found is None:
-            rule = tools.first_match(method, name)
-            found = self._unmatched if rule is None else self._prepared[rule]
+        judged = self._memo.get(key)
+        if judged is None:
+            method_text = header_text(method)
+            name_text = None if name is None else header_text(name)
+            if method_text is None or (name is not None and name_text is None):
+                return None
+            rule = tools.first_match(method_text, name_text)
+            compiled = self._unmatched if rule is None else self._prepared[rule]
+            denied = rule is None and method_text == TOOLS_CALL and not tools.default_allow
+            outcome = Outcome(
+                method_text,
+                name_text,
+                compiled.label,
+                (self.resource, compiled.label, "tool_denied" if denied else "allowed"),
+                denied,
+            )
+            judged = (compiled, outcome)
             if len(self._memo) >= MAX_MEMO:  # client-chosen keys: bounded, evict all
                 self._memo.clear()
-            self._memo[key] = found
-        return found
+            self._memo[key] = judged
+        return judged
+
+
+def _repeated(headers: list[tuple[bytes, bytes]]) -> bool:
+    names = [k for k, _ in headers if k in (b"mcp-method", b"mcp-name")]
+    return len(names) != len(set(names))
+
+
+_VERSIONS: dict[bytes, bool] = {}
+
+
+def _trusted(version: bytes) -> bool:
+    """A revision whose servers check the headers against the body (memoised, bounded)."""
+    trusted = _VERSIONS.get(version)
+    if trusted is None:
+        trusted = bool(_DATE(version)) and version >= HEADERS_TRUSTED_FROM
+        if len(_VERSIONS) >= 64:
+            _VERSIONS.clear()
+        _VERSIONS[version] = trusted
+    return trusted
 
 
 _NONE = ToolPolicy(default_allow=True, refuse_unversioned=False, rules=())
