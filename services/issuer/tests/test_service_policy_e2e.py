@@ -153,9 +153,12 @@ def test_a_group_the_login_never_checks_stops_start_up(
     standin: GitHubStandin, redis_url: str, keys_dir: Path, tmp_path: Path
 ) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY.replace("[acme]", "[acme, elsewhere]") + "    name: 7\n")
+    policy.write_text(
+        POLICY.replace("[acme]", "[acme, elsewhere]") + "    name: 7\n    scopes: [mcp:deploy]\n"
+    )
     with pytest.raises(ConfigError) as raised:
         IssuerSettings.from_env(env(standin, redis_url, keys_dir, policy))
     text = "\n".join(raised.value.problems)
     assert "POLICY_FILE names 'elsewhere', which is not in ALLOWED_GITHUB_ORGS" in text
     assert "services[1].name: must be a string" in text
+    assert "POLICY_FILE requires scope 'mcp:deploy', which is not in SCOPES_SUPPORTED" in text

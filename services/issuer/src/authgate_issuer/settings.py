@@ -22,7 +22,7 @@ from authgate_shared.redis.connection import RedisSettings, redis_settings_from_
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
-from .login.service_access import unknown_groups
+from .login.service_access import unknown_groups, unsupported_scopes
 from .login.settings import GithubSettings, github_settings_from_env
 
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
@@ -220,6 +220,7 @@ class IssuerSettings:
         env.problems.extend(unknown_groups(policy, github))
 
         scopes = env.items("SCOPES_SUPPORTED", (DEFAULT_SCOPE,))
+        env.problems.extend(unsupported_scopes(policy, scopes))
         default_scope = env.text("DEFAULT_SCOPE", DEFAULT_SCOPE) or DEFAULT_SCOPE
         if default_scope not in scopes:
             env.problems.append(f"DEFAULT_SCOPE {default_scope!r} must be one of SCOPES_SUPPORTED")

@@ -40,4 +40,14 @@ def startup_fields(settings: VerifierSettings, *, keys_from_redis: bool) -> dict
         "token_cache": f"{settings.token_cache_size} entries, {settings.token_cache_ttl} s",
         "revocation_cache_ms": settings.revocation_cache_ms,
         "log_decisions": settings.log_decisions,
+        # The policy file's size, never its content: services with rules, tool rules in all.
+        "policy": _policy_summary(settings),
     }
+
+
+def _policy_summary(settings: VerifierSettings) -> str:
+    policy = settings.policy
+    if policy is None:
+        return "none"
+    rules = sum(len(s.tools.rules) for s in policy.services.values() if s.tools is not None)
+    return f"{len(policy.services)} services, {rules} tool rules"

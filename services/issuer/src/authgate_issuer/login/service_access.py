@@ -38,6 +38,24 @@ def unknown_groups(policy: Policy | None, github: GithubSettings) -> list[str]:
     return problems
 
 
+def unsupported_scopes(policy: Policy | None, supported: Iterable[str]) -> list[str]:
+    """A start-up problem per scope the policy requires that the issuer would never grant: a
+    client told to step up to it (403 insufficient_scope) could not obtain it."""
+    if policy is None:
+        return []
+    wanted: set[str] = set()
+    for service in policy.services.values():
+        wanted |= service.scopes or set()
+        for rule in service.tools.rules if service.tools is not None else ():
+            wanted |= rule.scopes
+    known = set(supported)
+    return [
+        f"POLICY_FILE requires scope {scope!r}, which is not in SCOPES_SUPPORTED: no client"
+        " could obtain it"
+        for scope in sorted(wanted - known)
+    ]
+
+
 def refused(
     settings: IssuerSettings, resources: Iterable[str], login: str, groups: Iterable[str]
 ) -> list[str]:
