@@ -10,16 +10,12 @@ as raw request lines: an HTTP client would normalise them.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 
-from testsupport.echo_upstream import EchoUpstream, Received
-from testsupport.gateway import Gateway, running_gateway
+from testsupport.gateway import Gateway
 from testsupport.proxies import (
     GITHUB,
     JIRA,
@@ -32,8 +28,17 @@ from testsupport.proxies import (
     ProxyProcess,
     render_nginx,
 )
+from testsupport.routing_gateway import (
+    IDENTITY,
+    Upstreams,
+    example_gateway,
+    header,
+    recording_upstreams,
+    spellings,
+    status,
+    wsgi_environ,
+)
 
-SERVICES = ("mcp_a", "github", "jira")
 # Per path spelling and proxy: where the proxy routes it on tools.example.com. "jira"/"github":
 # that service's route (and decision); a number: the proxy answers it itself, nothing proxied.
 # Whatever the route, the jira upstream must never serve a token that is not valid for jira.
@@ -67,43 +72,17 @@ ROUTES: dict[str, tuple[str | int, str | int, str | int]] = {
     "/jira%00/x": (404, 400, 404),
     f"http://{TOOLS_HOST}/jira/x": (J, J, J),  # absolute-form request target
 }
-IDENTITY = {
-    "X-User-Id": "github|octocat",
-    "X-User-Name": "octocat",
-    "X-Client-Id": "test-client",
-    "X-Scopes": "mcp:*",
-}
-
-
-@dataclass
-class Upstreams:
-    by_name: dict[str, EchoUpstream]
-
-    def counts(self) -> dict[str, int]:
-        return {name: len(u.received) for name, u in self.by_name.items()}
-
-    def reached_since(self, before: dict[str, int]) -> list[str]:
-        return [name for name, count in self.counts().items() if count > before[name]]
 
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[Upstreams]:
-    started = {name: EchoUpstream().start() for name in SERVICES}
-    yield Upstreams(started)
-    for upstream in started.values():
-        upstream.stop()
+    with recording_upstreams() as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, upstreams: Upstreams) -> Iterator[Gateway]:
-    # FORWARD_AUTH_TOKEN_HEADER=true: the verifier then sends every identity header, so each one
-    # has a value of its own that no client spelling may add to.
-    env = {"REQUIRED_SCOPES": "*=mcp:*", "FORWARD_AUTH_TOKEN_HEADER": "true"}
-    ports = {name: u.port for name, u in upstreams.by_name.items()}
-    with running_gateway(
-        tmp_path_factory.mktemp("routing"), upstreams=ports, verifier_env=env
-    ) as gateway:
-        assert set(gateway.proxies) == set(PROXIES), "every proxy must be installed"
+    with example_gateway(tmp_path_factory.mktemp("routing"), upstreams) as gateway:
         yield gateway
 
 
@@ -119,20 +98,6 @@ def tokens(gw: Gateway) -> dict[str, str]:
         "mcp-z": "https://mcp-z.example.com",
     }
     return {name: gw.mint(resource).token for name, resource in resources.items()}
-
-
-def status(response: bytes) -> int:
-    assert response.startswith(b"HTTP/1.1 "), response[:80]
-    return int(response.split(b" ", 2)[1])
-
-
-def header(response: bytes, name: str) -> list[str]:
-    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
-    return [
-        line.split(":", 1)[1].strip()
-        for line in head
-        if line.lower().startswith(name.lower() + ":")
-    ]
 
 
 # Finding 1: a path spelling never buys another service's decision.
@@ -221,23 +186,6 @@ def test_unknown_hosts_are_refused_by_the_proxy(
 
 
 # Finding 9: no spelling of an identity header gets past the proxy.
-
-
-def spellings(name: str) -> Iterator[str]:
-    """Every mix of "-" and "_" between the words of ``name``, each in three cases."""
-    words = name.split("-")
-    for separators in itertools.product("-_", repeat=len(words) - 1):
-        spelled = words[0] + "".join(s + w for s, w in zip(separators, words[1:], strict=True))
-        yield from dict.fromkeys((spelled, spelled.lower(), spelled.upper()))
-
-
-def wsgi_environ(received: Received) -> dict[str, list[str]]:
-    """The request's headers as a CGI/WSGI server names them (PEP 3333: HTTP_ + upper-case,
-    "-" -> "_"), every value kept: two spellings landing on one key would both be here."""
-    environ: dict[str, list[str]] = {}
-    for name, value in received.headers:
-        environ.setdefault("HTTP_" + name.upper().replace("-", "_"), []).append(value)
-    return environ
 
 
 @pytest.mark.parametrize("proxy", PROXIES)
@@ -331,115 +279,3 @@ def test_the_proxies_run_the_shipped_files(gw: Gateway, proxy: str) -> None:
     assert SHIPPED[proxy].parent.parent.name == "deploy"
     text = json.dumps(args)
     assert "testsupport" not in text, "the proxy must not run a config from the test support"
-
-
-# Issue 17: discovery on MCP hosts, CORS preflights and readable challenges.
-
-AS_METADATA = "/.well-known/oauth-authorization-server"
-ORIGIN = "http://localhost:6274"
-PREFLIGHT = {
-    "Origin": ORIGIN,
-    "Access-Control-Request-Method": "POST",
-    "Access-Control-Request-Headers": "authorization,content-type,mcp-protocol-version",
-}
-SERVICE_PATHS = [("mcp_a", MCP_A_HOST, "/mcp"), ("github", TOOLS_HOST, "/github/mcp")]
-
-
-@pytest.mark.parametrize("proxy", PROXIES)
-@pytest.mark.parametrize("host", [MCP_A_HOST, TOOLS_HOST])
-def test_mcp_hosts_serve_the_issuers_metadata(
-    gw: Gateway, upstreams: Upstreams, proxy: str, host: str
-) -> None:
-    """MCP 2025-03-26 clients look for RFC 8414 metadata on the MCP server's origin: the proxy
-    routes it to the issuer, so it is the issuer's document byte for byte."""
-    own = httpx.get(gw.stack.issuer_url + AS_METADATA, timeout=10)
-    assert own.status_code == 200
-    before = upstreams.counts()
-    answer = gw.get(proxy, host, AS_METADATA, headers={"Origin": ORIGIN})
-    assert answer.status_code == 200, answer.text
-    assert answer.content == own.content
-    assert answer.headers["etag"] == own.headers["etag"]
-    assert answer.headers["access-control-allow-origin"] == "*"
-    # A path-suffixed probe (RFC 8414 §3.1 for an issuer with a path) is the issuer's 404,
-    # readable cross-origin, never the MCP route's 401.
-    suffixed = gw.get(proxy, host, AS_METADATA + "/mcp", headers={"Origin": ORIGIN})
-    assert suffixed.status_code == 404 and suffixed.json()["error"]
-    assert suffixed.headers["access-control-allow-origin"] == "*"
-    preflight = gw.request(
-        proxy,
-        "OPTIONS",
-        host,
-        AS_METADATA,
-        headers={**PREFLIGHT, "Access-Control-Request-Method": "GET"},
-    )
-    assert (
-        preflight.status_code == 204 and "GET" in preflight.headers["access-control-allow-methods"]
-    )
-    assert upstreams.reached_since(before) == []
-
-
-@pytest.mark.parametrize("proxy", PROXIES)
-def test_openid_configuration_is_gone(gw: Gateway, proxy: str) -> None:
-    for host in ("auth.example.com", MCP_A_HOST):
-        answer = gw.get(proxy, host, "/.well-known/openid-configuration")
-        assert answer.status_code in (401, 404) and "issuer" not in answer.text, host
-
-
-@pytest.mark.parametrize("proxy", PROXIES)
-@pytest.mark.parametrize(("service", "host", "path"), SERVICE_PATHS)
-def test_a_preflight_reaches_the_upstream_without_identity(
-    gw: Gateway, upstreams: Upstreams, proxy: str, service: str, host: str, path: str
-) -> None:
-    before = upstreams.counts()
-    spoofed = {"X-User-Id": "spoofed", "X_User_Name": "spoofed"}
-    answer = gw.request(proxy, "OPTIONS", host, path, headers={**PREFLIGHT, **spoofed})
-    assert answer.status_code == 200, answer.text
-    assert upstreams.reached_since(before) == [service]
-    received = upstreams.by_name[service].last()
-    assert (received.method, received.path) == ("OPTIONS", path)
-    assert received.header("Origin") == [ORIGIN]
-    environ = wsgi_environ(received)
-    for name in (*IDENTITY, "X-Auth-Token"):
-        assert "HTTP_" + name.upper().replace("-", "_") not in environ, (name, received.headers)
-    assert not [v for _, v in received.headers if v == "spoofed" or v.startswith("{http.")]
-    # The upstream's own CORS answer reaches the browser.
-    assert answer.headers["access-control-allow-origin"] == "*"
-
-
-@pytest.mark.parametrize("proxy", PROXIES)
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {**PREFLIGHT, "X-Forwarded-Method": "OPTIONS"},  # a client's claim, not the proxy's
-        {"Origin": ORIGIN},  # OPTIONS without Access-Control-Request-Method: no preflight
-    ],
-)
-def test_nothing_else_passes_as_a_preflight(
-    gw: Gateway, upstreams: Upstreams, proxy: str, headers: dict[str, str]
-) -> None:
-    method = "GET" if "X-Forwarded-Method" in headers else "OPTIONS"
-    before = upstreams.counts()
-    answer = gw.request(proxy, method, MCP_A_HOST, "/mcp", headers=headers)
-    assert answer.status_code == 401 and upstreams.reached_since(before) == []
-
-
-@pytest.mark.parametrize("proxy", PROXIES)
-@pytest.mark.parametrize(("service", "host", "path"), SERVICE_PATHS)
-def test_refusals_are_readable_cross_origin(
-    gw: Gateway, upstreams: Upstreams, proxy: str, service: str, host: str, path: str
-) -> None:
-    resource = MCP_A if service == "mcp_a" else GITHUB
-    narrow = gw.mint(resource, scope="mcp:read").token
-    before = upstreams.counts()
-    missing = gw.request(proxy, "POST", host, path, headers={"Origin": ORIGIN}, json={})
-    step_up = gw.request(proxy, "POST", host, path, token=narrow, headers={"Origin": ORIGIN})
-    assert (missing.status_code, step_up.status_code) == (401, 403)
-    assert upstreams.reached_since(before) == []
-    for answer in (missing, step_up):
-        assert answer.headers.get_list("access-control-allow-origin") == ["*"]
-        exposed = answer.headers["access-control-expose-headers"].lower().replace(" ", "")
-        assert "www-authenticate" in exposed.split(",")
-        assert "access-control-allow-credentials" not in answer.headers
-        (challenge,) = answer.headers.get_list("www-authenticate")
-        assert 'scope="mcp:*"' in challenge  # REQUIRED_SCOPES=*=mcp:* in this gateway
-    assert 'error="insufficient_scope"' in step_up.headers["www-authenticate"]
