@@ -81,13 +81,13 @@ cover what the per-component suites do not; the rest of the index points at thos
     tests/test_attacks_metadata.py: test_client_authentication_is_not_a_client_id_oracle; services/issuer/tests/test_client_auth.py::test_every_client_dependent_failure_gives_the_same_answer, ::test_an_unknown_client_costs_the_same_hash_and_compare
 **Client ID Metadata Documents and client assertions**
 * SSRF through a client id URL (loopback, private, link-local metadata endpoint, IPv4-mapped, NAT64), DNS rebinding and mixed DNS answers, a certificate for another name
-    services/issuer/tests/test_outbound_fetch.py::test_loopback_is_refused_unless_allowed, ::test_the_checked_address_is_the_one_connected_to, ::test_a_mixed_dns_answer_is_refused, ::test_the_certificate_must_name_the_host, ::test_addresses_outside_the_public_internet_are_refused; tests/test_cimd_e2e.py::test_the_operator_policy
+    services/issuer/tests/test_outbound_fetch.py::test_loopback_is_refused_unless_allowed, ::test_the_checked_address_is_the_one_connected_to, ::test_a_mixed_dns_answer_is_refused, ::test_the_certificate_must_name_the_host, ::test_addresses_outside_the_public_internet_are_refused; tests/test_cimd_documents_e2e.py::test_the_operator_policy
 * redirects, oversized and slow documents, cookies sent back
-    services/issuer/tests/test_outbound_fetch.py::test_redirects_are_not_followed, ::test_oversize_is_refused_declared_or_not, ::test_a_slow_host_is_cut_off_by_the_overall_timeout, ::test_fetches_json_over_verified_tls_sending_nothing_of_ours; tests/test_cimd_e2e.py::test_fetch_failures_are_refused
+    services/issuer/tests/test_outbound_fetch.py::test_redirects_are_not_followed, ::test_oversize_is_refused_declared_or_not, ::test_a_slow_host_is_cut_off_by_the_overall_timeout, ::test_fetches_json_over_verified_tls_sending_nothing_of_ours; tests/test_cimd_documents_e2e.py::test_fetch_failures_are_refused
 * a document claiming another client id, a shared secret, or redirect URIs our rules refuse
-    services/issuer/tests/test_cimd_rules.py::test_unusable_documents; tests/test_cimd_e2e.py::test_an_unusable_document_gets_a_page_and_invalid_client
+    services/issuer/tests/test_cimd_rules.py::test_unusable_documents; tests/test_cimd_documents_e2e.py::test_an_unusable_document_gets_a_page_and_invalid_client
 * the issuer as a fetch amplifier
-    tests/test_cimd_e2e.py::test_fetches_per_host_are_limited_across_replicas, ::test_failures_are_cached_briefly
+    tests/test_cimd_documents_e2e.py::test_fetches_per_host_are_limited_across_replicas, ::test_failures_are_cached_briefly
 * localhost impersonation of a document client
     tests/test_cimd_e2e.py::test_a_document_client_completes_the_whole_flow (the consent page's warning)
 * client assertion replay, wrong audience, expired or long-lived, forged (another key, HS256 with the public key, ``alg: none``)
