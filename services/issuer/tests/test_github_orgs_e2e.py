@@ -19,7 +19,7 @@ import jwt
 import pytest
 import redis
 
-from authgate_issuer.sealing import open_sealed, parse_sealing_keys, seal
+from authgate_issuer.store.sealing import open_sealed, parse_sealing_keys, seal
 from authgate_shared import redis_keys
 from testsupport.admin_cli import admin_env, run_process
 from testsupport.browser_flow import Browser, new_pkce

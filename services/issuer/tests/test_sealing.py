@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from authgate_issuer.sealing import key_id_of, open_sealed, parse_sealing_keys, seal
 from authgate_issuer.settings import IssuerSettings
+from authgate_issuer.store.sealing import key_id_of, open_sealed, parse_sealing_keys, seal
 from authgate_shared.config import ConfigError
 
 

@@ -16,8 +16,8 @@ from ..context import IssuerContext
 from ..oauth.allowlist import is_allowed
 from ..oauth.credentials import new_id
 from ..oauth.errors import AccessDenied, OAuthError, ServerError, TemporarilyUnavailable
-from ..sealing import open_sealed, seal
 from ..settings import IssuerSettings
+from ..store.sealing import open_sealed, seal
 from ..web import logs
 from . import github, membership
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from authgate_shared.config import EnvReader, parse_base_url
 
-from ..sealing import SealingKeys, parse_sealing_keys
+from ..store.sealing import SealingKeys, parse_sealing_keys
 
 # GitHub organisation logins: alphanumerics and single hyphens, at most 39 characters; team
 # slugs are GitHub's lower-case form of the team name (letters, digits, '-', '_', '.').

@@ -24,9 +24,9 @@ import dataclasses
 from ..context import IssuerContext
 from ..login import github, membership, service_access
 from ..login.access import open_upstream_token
-from ..sealing import key_id_of, seal
 from ..store import grants
 from ..store.grants import Grant
+from ..store.sealing import key_id_of, seal
 from ..web import logs
 from .allowlist import is_allowed
 from .errors import InvalidGrant, TemporarilyUnavailable
