@@ -120,13 +120,13 @@ def test_the_successor_is_sealed_at_rest(
     for secret in (*_pair(second), first["refresh_token"]):
         assert secret.encode() not in everything
     sealed = stored[b"previous_sealed"].decode()
-    opened = refresh_grace.open_sealed(
+    opened = refresh_grace.open_successor(
         sealed, preceding_token=first["refresh_token"], grant_id=grant_id
     )
     assert opened is not None and opened.refresh_token == second["refresh_token"]
-    assert refresh_grace.open_sealed(sealed, preceding_token="x", grant_id=grant_id) is None
+    assert refresh_grace.open_successor(sealed, preceding_token="x", grant_id=grant_id) is None
     assert (
-        refresh_grace.open_sealed(sealed, preceding_token=first["refresh_token"], grant_id="g")
+        refresh_grace.open_successor(sealed, preceding_token=first["refresh_token"], grant_id="g")
         is None
     )
 

@@ -254,7 +254,7 @@ async def refresh_grant(
             jti=token.jti,
             exp=token.exp,
         )
-        sealed = refresh_grace.seal(
+        sealed = refresh_grace.seal_successor(
             successor, preceding_token=presented_token, grant_id=grant.grant_id, random=ctx.random
         )
     rotation = await grants.rotate(
@@ -283,7 +283,7 @@ def replayed(
 ) -> TokenResponse:
     """The pair a rotation gave, answered again to its preceding token within the grace
     window (rotation status "grace"); ``expires_in`` counts down to the same ``exp``."""
-    successor = refresh_grace.open_sealed(
+    successor = refresh_grace.open_successor(
         rotation.sealed or "", preceding_token=presented_token, grant_id=grant_id
     )
     if successor is None:
