@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
+from testsupport import chromium
 from testsupport.browser_flow import new_pkce
 from testsupport.echo_upstream import EchoUpstream
 from testsupport.https_documents import DocumentServer
 from testsupport.stack import RESOURCE_A, Stack, StackOptions, running_stack
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +42,8 @@ def client_app() -> Iterator[EchoUpstream]:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        chromium: Browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium.new_context().new_page()
-        chromium.close()
+    with chromium.launched() as browser:
+        yield browser.new_context().new_page()
 
 
 def test_consent_names_the_verified_host_and_the_flow_completes(

@@ -12,24 +12,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page
 
+from testsupport import chromium
 from testsupport.browser_flow import new_pkce, store_client
 from testsupport.echo_upstream import EchoUpstream
 from testsupport.flows import register
 from testsupport.stack import RESOURCE_A, Stack, StackOptions, running_stack
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EVIL_NAME = "<img src=x onerror=alert(1)>"
 RLO_NAME = "Acme \u202eecafer\u202c Tools\u200b"
 UNTERMINATED_RLO = "Acme \u202eecafer Tools"  # no U+202C: reverses everything after it
@@ -63,12 +54,8 @@ def client_app() -> Iterator[EchoUpstream]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium.launched() as launched_browser:
+        yield launched_browser
 
 
 @pytest.fixture

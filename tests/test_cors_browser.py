@@ -14,25 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from testsupport import chromium
 from testsupport.echo_upstream import EchoUpstream
 from testsupport.gateway import Gateway, running_gateway
 from testsupport.ports import free_port
 from testsupport.proxies import DOMAIN, MCP_A, MCP_A_HOST, PROXIES
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # The gateway's public names reach the proxies on loopback.
-    f"--host-resolver-rules=MAP *.{DOMAIN} 127.0.0.1",
-]
+# The gateway's public names reach the proxies on loopback.
+RESOLVER_RULES = f"--host-resolver-rules=MAP *.{DOMAIN} 127.0.0.1"
 # fetch() from the page; any failure (a CORS refusal is a TypeError) comes back as "error".
 FETCH = """async ([url, init]) => {
     try {
@@ -103,12 +94,8 @@ def gw(tmp_path_factory: pytest.TempPathFactory, upstream: EchoUpstream) -> Iter
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium.launched(extra_args=[RESOLVER_RULES]) as launched_browser:
+        yield launched_browser
 
 
 @pytest.fixture

@@ -32,18 +32,18 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Request
 from playwright.sync_api import Error as PlaywrightError
 
 from devstack.local_tls import LocalTls
+from testsupport import chromium
 from testsupport.devstack_run import DevstackRun
 from testsupport.https_documents import DocumentServer
 from testsupport.inspector import Inspector, InspectorV2
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 # Loopback only: Inspector 2's page asks for web fonts from the internet; no name resolves here.
-CHROMIUM_ARGS += ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
+RESOLVER_RULES = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"
 TIMEOUT_MS = 45_000  # every wait is bounded; generous for a loaded 2-core machine
 
 
@@ -65,12 +65,8 @@ def inspector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inspector]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium.launched(extra_args=[RESOLVER_RULES]) as launched_browser:
+        yield launched_browser
 
 
 @pytest.fixture
@@ -120,8 +116,7 @@ def connect_log_in_and_call_whoami(
     page.get_by_role("tab", name="Tools").click()
     page.get_by_role("button", name="List Tools").click()
     page.get_by_text("whoami", exact=True).first.click()
-    page.get_by_role("button", name="Run Tool").click()
-    page.get_by_text("Tool Result: Success").wait_for()
+    click_until_shown(page, "Run Tool", page.get_by_text("Tool Result: Success"))
     result = page.locator("pre", has_text=login)
     assert result.count() >= 1, page.inner_text("body")
     result.last.scroll_into_view_if_needed()
@@ -198,6 +193,20 @@ def inspector_v2(devstack: DevstackRun, tmp_path: Path) -> Iterator[InspectorV2]
     running.stop()
 
 
+def click_until_shown(page: Page, button: str, shown: Locator) -> None:
+    """Click ``button`` until ``shown`` appears. On a loaded machine the Inspector's run button
+    can be clicked before the tool's form is wired, and that click does nothing; whoami only
+    reads, so clicking again is harmless. The result must still come (bounded)."""
+    for _ in range(4):
+        page.get_by_role("button", name=button).click()
+        try:
+            shown.wait_for(timeout=15_000)
+            return
+        except PlaywrightError:
+            continue
+    shown.wait_for(timeout=1_000)
+
+
 def v2_log_in_and_call_whoami(
     page: Page, run: DevstackRun, inspector: InspectorV2, login: str, cimd: str | None = None
 ) -> tuple[dict[str, str], list[Request], str]:
@@ -244,17 +253,7 @@ def v2_log_in_and_call_whoami(
     connected(page)
     page.get_by_text("Tools", exact=True).first.click()
     page.get_by_role("button", name="whoami", exact=True).click()
-    result = page.get_by_text(f'"result": "{login}"')
-    # Under load, Execute can be clicked before the tool's form is wired (the click then does
-    # nothing); whoami only reads, so clicking again is harmless. The result must still come.
-    for _ in range(4):
-        page.get_by_role("button", name="Execute Tool").click()
-        try:
-            result.wait_for(timeout=15_000)
-            break
-        except PlaywrightError:
-            continue
-    result.wait_for(timeout=1_000)
+    click_until_shown(page, "Execute Tool", page.get_by_text(f'"result": "{login}"'))
     shot(page, f"v2-{'cimd-' if cimd else ''}whoami")
     return authorize, sent, consent
 
