@@ -6,6 +6,7 @@ and the operator policy."""
 from __future__ import annotations
 
 import html
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -198,3 +199,25 @@ def test_the_operator_policy(stack: Stack, docs: DocumentServer) -> None:
     public_only = stack.start_issuer(CIMD_ALLOW_PRIVATE_ADDRESSES="false")
     assert_page(public_only.url, client_id, "resolves to a loopback address")
     assert docs.hits[path_of(client_id)] == 0
+
+
+def document_fetches(issuer: str) -> dict[str, float]:
+    """The issuer's ``authgate_issuer_client_document_fetches`` counters, by outcome."""
+    text = httpx.get(f"{issuer}/metrics", timeout=10).text
+    found = re.findall(
+        r'^authgate_issuer_client_document_fetches_total\{outcome="(\w+)"\} (\S+)$', text, re.M
+    )
+    return {outcome: float(value) for outcome, value in found}
+
+
+def test_fetches_are_counted_by_outcome(stack: Stack, docs: DocumentServer) -> None:
+    issuer = stack.issuers[0].url
+    before = document_fetches(issuer)
+    assert authorize(issuer, publish(docs)).status_code == 200
+    assert authorize(issuer, publish(docs, client_name=None)).status_code == 400
+    missing = docs.url(f"/{uuid.uuid4().hex[:12]}/absent.json")
+    assert authorize(issuer, missing).status_code == 400
+    after = document_fetches(issuer)
+    for outcome in ("ok", "invalid", "fetch_failed"):
+        assert after.get(outcome, 0) - before.get(outcome, 0) == 1, (outcome, before, after)
+    assert after.get("budget", 0) == before.get("budget", 0)

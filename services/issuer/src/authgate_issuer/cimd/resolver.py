@@ -18,7 +18,7 @@ from ..outbound.fetch import FetchError, fetch_json
 from ..outbound.host_limit import take_fetch
 from ..store import cimd as cimd_store
 from ..store.clients import ClientRecord, load_client
-from ..web import logs
+from ..web import logs, metrics
 from .client_id import ClientIdProblem, client_id_host, is_url_client_id
 from .document import DocumentProblem, validate_document
 from .freshness import cache_seconds
@@ -54,6 +54,7 @@ async def _fetch(ctx: IssuerContext, client_id: str, host: str) -> ClientRecord:
         ctx.redis, host, now=now, per_minute=settings.fetches_per_host_per_minute
     )
     if wait:
+        metrics.client_document_fetch("budget")
         raise CimdRefused(f"too many client documents fetched from {host}", retry_after=wait)
     try:
         fetched = await fetch_json(
@@ -64,6 +65,7 @@ async def _fetch(ctx: IssuerContext, client_id: str, host: str) -> ClientRecord:
         )
         metadata = validate_document(fetched.body, client_id, ctx.settings)
     except (FetchError, DocumentProblem) as exc:
+        metrics.client_document_fetch("fetch_failed" if isinstance(exc, FetchError) else "invalid")
         reason = f"the client metadata document at {client_id} {exc}"
         logs.event("cimd_refused", client_id=client_id, reason=str(exc))
         await cimd_store.save_failure(
@@ -77,6 +79,7 @@ async def _fetch(ctx: IssuerContext, client_id: str, host: str) -> ClientRecord:
         fetched.headers, now, floor=settings.cache_min_seconds, ceiling=settings.cache_max_seconds
     )
     await cimd_store.save(ctx.redis, record, fresh_for=fresh_for, keep=settings.cache_max_seconds)
+    metrics.client_document_fetch("ok")
     logs.event("cimd_fetched", client_id=client_id, cache_seconds=fresh_for)
     return record
 

@@ -79,6 +79,15 @@ class IssuerMetrics:
             registry=registry,
         )
 
+        self.client_documents = Counter(
+            "authgate_issuer_client_document_fetches",
+            "Client metadata document fetches by outcome: ok, fetch_failed (transport, status,"
+            " size, address or time refused), invalid (an unusable document), budget (the"
+            " host's fetch budget spent, nothing fetched)",
+            ["outcome"],
+            registry=registry,
+        )
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """One finished request (route template, method, status, time to the end)."""
         self.requests.labels(route, method, str(status)).inc()
@@ -111,6 +120,18 @@ def tokens_revoked(count: int = 1, reason: str = "revoke") -> None:
 def registration() -> None:
     if (m := _CURRENT.get()) is not None:
         m.registrations.inc()
+
+
+DOCUMENT_OUTCOMES = frozenset({"ok", "fetch_failed", "invalid", "budget"})
+
+
+def client_document_fetch(outcome: str) -> None:
+    """One client metadata document fetch (or its refusal by the host budget); ``outcome`` is
+    one of ``DOCUMENT_OUTCOMES``, so the label set stays bounded."""
+    if outcome not in DOCUMENT_OUTCOMES:
+        raise ValueError(f"unknown document fetch outcome {outcome!r}")
+    if (m := _CURRENT.get()) is not None:
+        m.client_documents.labels(outcome).inc()
 
 
 def github_error(call: str, kind: str) -> None:
