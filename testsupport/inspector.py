@@ -22,9 +22,7 @@ this test's directory (``HOME``, ``MCP_STORAGE_DIR``).
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ import httpx
 
 from .npm_tools import node_binary, node_env, package_file
 from .ports import free_port
+from .service import stop_group
 
 PACKAGE = "@modelcontextprotocol/inspector"
 PACKAGE_V2 = "mcp-inspector-v2"  # npm alias of @modelcontextprotocol/inspector@2.12.0
@@ -78,13 +77,7 @@ class _NodeProgram:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process)
         self.process = None
 
 

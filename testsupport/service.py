@@ -66,16 +66,24 @@ class ServiceProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        code = self.process.returncode
+        code = stop_group(self.process, sig=sig, timeout=timeout)
         self.process = None
         return code
+
+
+def stop_group(
+    process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 10.0
+) -> int:
+    """Stop a process started in its own session and every child of it: ``sig`` to the group,
+    SIGKILL after ``timeout``; its exit code."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
 
 
 def python_module(module: str, *args: str) -> list[str]:

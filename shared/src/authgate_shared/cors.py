@@ -26,6 +26,9 @@ ANY_ORIGIN: Header = (ALLOW_ORIGIN, b"*")
 REQUEST_HEADERS = b"Authorization, Content-Type, MCP-Protocol-Version"
 # Chromium caps a preflight cache entry at 2 hours; longer would only be ignored.
 PREFLIGHT_MAX_AGE = b"7200"
+# Not CORS-safelisted response headers a client needs (Fetch §3.2.4): the RFC 6750 challenge of a
+# 401/403 and the back-off of a 429/503.
+EXPOSED: Header = (EXPOSE_HEADERS, b"WWW-Authenticate, Retry-After")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from authgate_shared.cors import (
     ALLOW_HEADERS,
     ALLOW_METHODS,
-    EXPOSE_HEADERS,
+    EXPOSED,
     MAX_AGE,
     PREFLIGHT_MAX_AGE,
     REQUEST_HEADERS,
@@ -35,7 +35,6 @@ from authgate_shared.server.response_head import PREPARED_KEY, prepare_head
 
 from .challenge import Message
 
-EXPOSED: Header = (EXPOSE_HEADERS, b"WWW-Authenticate, Retry-After")
 _PASS_HEADERS: list[Header] = [(b"content-length", b"0")]
 PREFLIGHT_PASS: tuple[Message, Message] = (
     {

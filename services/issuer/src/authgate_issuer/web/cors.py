@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from authgate_shared.cors import (
     ALLOW_HEADERS,
     ALLOW_METHODS,
-    EXPOSE_HEADERS,
+    EXPOSED,
     MAX_AGE,
     PREFLIGHT_MAX_AGE,
     REQUEST_HEADERS,
@@ -32,9 +32,6 @@ from authgate_shared.cors import (
 DOCUMENT_METHODS = b"GET, HEAD"
 FORM_METHODS = b"POST"
 MANAGEMENT_METHODS = b"GET, PUT, DELETE"  # RFC 7592 §2
-# Not CORS-safelisted response headers a client needs: the RFC 6750 challenge of a 401 and
-# the back-off of a 429/503 (Fetch §3.2.4, Access-Control-Expose-Headers).
-EXPOSED: Header = (EXPOSE_HEADERS, b"WWW-Authenticate, Retry-After")
 _EXACT = {
     "/jwks": DOCUMENT_METHODS,
     "/register": FORM_METHODS,

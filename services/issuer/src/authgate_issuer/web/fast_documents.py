@@ -20,14 +20,13 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from authgate_shared.cors import CorsPolicy
+from authgate_shared.cors import EXPOSED, CorsPolicy
 
 from ..context import IssuerContext
 from ..oauth.server_metadata import server_metadata
 from ..settings import IssuerSettings
 from ..store.keystore import KeyRing
 from . import request_id
-from .cors import EXPOSED
 from .middleware import SECURITY_HEADERS
 
 # Only RFC 8414's name: /.well-known/openid-configuration promises OpenID Connect Discovery
