@@ -3,7 +3,8 @@ failover drills.
 
 Each drill keeps four workers registering clients while the primary is SIGKILLed, then checks:
 every answer was 201 or 503 (never a wrong answer or a 500), the service recovered by itself,
-every registration acknowledged with 201 is still readable after the failover, a token revoked
+every registration acknowledged with 201 (but in the last moment before the kill, which async
+replication may lose) is still readable after the failover, a token revoked
 before the kill is refused by the verifier throughout (never 200), and afterwards tokens minted,
 verified and revoked on the new primary behave.
 """
@@ -121,13 +122,20 @@ def unhandled_errors(issuer: ServiceProcess) -> str:
     return logs[logs.find("Traceback") :][-3000:] if "Traceback" in logs else ""
 
 
+# Replication on loopback lags by milliseconds; writes acknowledged this long before the kill
+# have certainly reached the replica (Redis replicates continuously and the replica is in sync).
+REPLICATION_MARGIN = 0.5
+
+
 @dataclass
 class Drill:
     """Concurrent registrations around a kill; what was acknowledged and how long it hurt."""
 
     issuer: ServiceProcess
     answers: list[tuple[float, int]] = field(default_factory=list)
-    acknowledged: list[tuple[str, str]] = field(default_factory=list)
+    acknowledged: list[tuple[float, str, str]] = field(default_factory=list)
+    """(monotonic time of the 201, client id, registration access token)."""
+    killed_at: float = 0.0
     probe: Callable[[], int] | None = None
     """Called in a loop during the drill; e.g. verifying a revoked token (must never be 200)."""
     probe_answers: list[int] = field(default_factory=list)
@@ -148,7 +156,7 @@ class Drill:
                     if response.status_code == 201:
                         body = response.json()
                         self.acknowledged.append(
-                            (body["client_id"], body["registration_access_token"])
+                            (time.monotonic(), body["client_id"], body["registration_access_token"])
                         )
                 if response.status_code != 201:
                     time.sleep(0.05)
@@ -166,7 +174,7 @@ class Drill:
             pool.submit(self.prober)
             time.sleep(1.0)
             kill()
-            killed_at = time.monotonic()
+            killed_at = self.killed_at = time.monotonic()
             while time.monotonic() < killed_at + timeout:
                 last = self.last_failure()
                 if last > killed_at and time.monotonic() - last > 2.0:
@@ -180,16 +188,24 @@ class Drill:
         return self.last_failure() - killed_at
 
     def check_nothing_lost(self) -> None:
+        """Every registration acknowledged more than ``REPLICATION_MARGIN`` before the kill, and
+        every one acknowledged after the failover, is readable. Redis replicates asynchronously, so a write
+        the old primary acknowledged in its last moment may be missing on the promoted replica
+        (Scaling, "Durability": REDIS_WAIT_REPLICAS closes that window); those are not asserted."""
+        before = [(c, t) for at, c, t in self.acknowledged if at < self.killed_at - REPLICATION_MARGIN]
+        after = [(c, t) for at, c, t in self.acknowledged if at > self.killed_at + REPLICATION_MARGIN]
+        assert before and after, "the drill registered nothing before the kill or after the failover"
+        certain = before + after
         with httpx.Client(base_url=self.issuer.url, timeout=5) as http:
             assert http.get("/health").status_code == 200
-            assert_readable(http, self.acknowledged)
+            assert_readable(http, certain)
 
 
 def report(name: str, seconds: float, drill: Drill) -> None:
     failed = sum(1 for _, status in drill.answers if status != 201)
     print(  # shown with -s: the numbers the README's Scaling section quotes
         f"\n{name}: requests failed (503) for {seconds:.2f}s after the kill; {failed} x 503, "
-        f"{len(drill.acknowledged)} registrations acknowledged, all readable afterwards"
+        f"{len(drill.acknowledged)} registrations acknowledged, all but the last moment's checked and readable"
     )
 
 
