@@ -77,6 +77,12 @@ def grant_rotated(grant_id: str) -> str:
     return f"{PREFIX}grant_rotated:{{{grant_id}}}"
 
 
+def upstream_refresh_lock(grant_id: str) -> str:
+    """Held while one replica refreshes the grant's upstream token (single flight: GitHub
+    rotates the refresh token, so a second concurrent refresh would be refused)."""
+    return f"{PREFIX}upstream_refresh:{{{grant_id}}}"
+
+
 def grant_id_of_jti(jti: str) -> str:
     """The grant id embedded in a jti of the form ``<grant_id>.<random>``."""
     return jti.partition(".")[0]
@@ -94,6 +100,18 @@ def token(jti: str) -> str:
 def user_tokens(username: str) -> str:
     """Sorted set of a user's jtis scored by expiry; pruned on every insert so it stays bounded."""
     return f"{PREFIX}user_tokens:{{{username.lower()}}}"
+
+
+def user_grants(github_id: str) -> str:
+    """Sorted set of a user's grant ids scored by their expiry, keyed by the GitHub numeric id
+    (which survives renames); the account page's index, pruned on every insert."""
+    return f"{PREFIX}user_grants:{{{github_id}}}"
+
+
+def account_state(state_hash: str) -> str:
+    """A pending sign-in to the account page between ``/account`` and the GitHub callback
+    (5 min, one use), keyed by the SHA-256 of the OAuth ``state``."""
+    return f"{PREFIX}account_state:{{{state_hash}}}"
 
 
 def registrations_counter(window: int) -> str:
@@ -150,6 +168,11 @@ def all_tokens_pattern() -> str:
 def all_client_grants_pattern() -> str:
     """SCAN MATCH pattern for every client's grant index (admin CLI only)."""
     return f"{PREFIX}client_grants:*"
+
+
+def all_user_grants_pattern() -> str:
+    """SCAN MATCH pattern for every user's grant index (admin CLI only)."""
+    return f"{PREFIX}user_grants:*"
 
 
 def all_grant_tokens_pattern() -> str:

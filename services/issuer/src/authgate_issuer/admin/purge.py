@@ -19,7 +19,8 @@ from .purge_scan import purge_scan
 DEFAULT_COUNTS = ["clients_expired", "grants_of_deleted_clients", "schedule_entries"]
 SCAN_COUNTS = [
     *DEFAULT_COUNTS[:2],
-    *["client_grants_entries", "grant_tokens_entries", "user_tokens_entries", "orphan_sets"],
+    *["client_grants_entries", "user_grants_entries", "grant_tokens_entries"],
+    *["user_tokens_entries", "orphan_sets"],
     *DEFAULT_COUNTS[2:],
     "schedule_entries_added",
 ]

@@ -75,16 +75,25 @@ class Scan:
                         self.redis, client_id
                     )
                     continue
-                self.counts["client_grants_entries"] += await self.redis.zremrangebyscore(
-                    key, "-inf", self.now
-                )
-                # Score = the grant's expiry, so a recent one means a just-created grant.
-                old = await self.redis.zrangebyscore(key, "-inf", newest)
-                gids = [text(m) for m in old]
-                live = await self._exists([redis_keys.grant(g) for g in gids])
-                dead = [g for g, ok in zip(gids, live, strict=True) if not ok]
-                if dead:
-                    self.counts["client_grants_entries"] += await self.redis.zrem(key, *dead)
+                await self._prune_grant_index(key, "client_grants_entries", newest)
+
+    async def user_grants(self) -> None:
+        """Users' grant indexes (the account page): drop expired and dangling grant ids."""
+        newest = self.now + self.tally.admin.settings.refresh_token_lifetime - GRACE
+        async for keys in scan(self.redis, redis_keys.all_user_grants_pattern()):
+            self.scanned(len(keys), "user grant indexes")
+            for key in keys:
+                await self._prune_grant_index(key, "user_grants_entries", newest)
+
+    async def _prune_grant_index(self, key: str, label: str, newest: float) -> None:
+        self.counts[label] += await self.redis.zremrangebyscore(key, "-inf", self.now)
+        # Score = the grant's expiry, so a recent one means a just-created grant.
+        old = await self.redis.zrangebyscore(key, "-inf", newest)
+        gids = [text(m) for m in old]
+        live = await self._exists([redis_keys.grant(g) for g in gids])
+        dead = [g for g, ok in zip(gids, live, strict=True) if not ok]
+        if dead:
+            self.counts[label] += await self.redis.zrem(key, *dead)
 
     async def orphan_grants(self) -> None:
         """Grants whose client is gone but which no index names any more."""
@@ -140,5 +149,6 @@ async def purge_scan(tally: Tally) -> None:
     scan_pass = Scan(tally)
     await scan_pass.clients()
     await scan_pass.client_grants()
+    await scan_pass.user_grants()
     await scan_pass.orphan_grants()
     await scan_pass.jti_sets()

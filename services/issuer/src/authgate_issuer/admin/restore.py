@@ -4,8 +4,8 @@ The whole file is checked before anything is written (a truncated or foreign fil
 nothing). Each record gets its original absolute expiry (``created_at_ms + ttl_ms``); a record
 whose expiry has passed is skipped. Writes are SET NX / create-if-absent, so running a restore
 twice changes nothing the second time and never overwrites newer state (a grant rotated since the
-backup keeps its current refresh token). The indexes (client grants, user tokens, the expiry
-schedule of registrations) are rebuilt from the records.
+backup keeps its current refresh token). The indexes (client grants, user grants, user tokens, the
+expiry schedule of registrations) are rebuilt from the records.
 """
 
 from __future__ import annotations
@@ -132,9 +132,10 @@ class Restorer:
             orjson.dumps(value.get("rotated", [])),
         ]
         created = bool(await GRANT(self.redis, keys=keys, args=args))
-        await self._index(
-            redis_keys.client_grants(fields["client_id"]), grant_id, int(fields["expiry"]), left
-        )
+        expiry = int(fields["expiry"])
+        await self._index(redis_keys.client_grants(fields["client_id"]), grant_id, expiry, left)
+        if github_id := str(fields.get("github_id", "")):
+            await self._index(redis_keys.user_grants(github_id), grant_id, expiry, left)
         return created
 
     async def token(self, value: dict[str, Any], left: int | None) -> bool:

@@ -8,8 +8,8 @@ lifetime, which slides on every rotation (an unused grant dies REFRESH_TOKEN_LIF
 last refresh). Multi-key changes of a grant run as Lua scripts (grants_lua) on its slot; a new
 grant and its first access token, or a rotation and the new access token, are each one script.
 
-``oauth:client_grants:{client_id}`` and ``oauth:user_tokens:{user}`` live in other slots; they
-are indexes (pruned by score = expiry on every insert), never the source of truth.
+``oauth:client_grants:{client_id}``, ``oauth:user_grants:{github_id}`` and
+``oauth:user_tokens:{user}`` live in other slots; they are indexes (pruned by score = expiry on every insert), never the source of truth.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class NewToken:
         return [self.jti, orjson.dumps(self.record), max(self.exp - now, 1)]
 
 
-# The two indexes live in other slots, so no script can update them with the grant. They are
+# The indexes live in other slots, so no script can update them with the grant. They are
 # written *before* the script (store.batch keeps that order): an index may then name a grant or
 # jti that never came to be (a dangling entry, which purge-expired and the next insert remove),
 # but never miss a live one, which revoke_client relies on to find every grant of a deleted
@@ -129,7 +129,11 @@ def _index(key: str, member: str, expiry: int, now: int) -> batch.Queue:
 
 
 def index_grant(grant: Grant, expiry: int, now: int) -> batch.Queue:
-    return _index(redis_keys.client_grants(grant.client_id), grant.grant_id, expiry, now)
+    """The grant in its client's index and its user's (the account page, store.user_grants)."""
+    return batch.chain(
+        _index(redis_keys.client_grants(grant.client_id), grant.grant_id, expiry, now),
+        _index(redis_keys.user_grants(grant.github_id), grant.grant_id, expiry, now),
+    )
 
 
 def index_token(token: NewToken, now: int) -> batch.Queue:

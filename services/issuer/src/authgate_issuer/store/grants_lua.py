@@ -158,11 +158,12 @@ redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS: a sorted-set index (client_grants or user_tokens); ARGV: member, score (its expiry, unix
-# s), now (the issuer's clock; the TTL is relative, as for every record). Adds the member,
-# prunes members already expired, and makes the key live as long as its longest-lived member: a plain EXPIRE with the new member's lifetime would cut an
-# index short when a shorter-lived member arrives after a longer-lived one (a lowered lifetime
-# setting), and revoke_client / tokens revoke would then miss live entries.
+# KEYS: a sorted-set index (client_grants, user_grants or user_tokens); ARGV: member, score
+# (its expiry, unix s), now (the issuer's clock; the TTL is relative, as for every record). Adds
+# the member, prunes members already expired, and makes the key live as long as its longest-lived
+# member: a plain EXPIRE with the new member's lifetime would cut an index short when a
+# shorter-lived member arrives after a longer-lived one (a lowered lifetime setting), and
+# revoke_client / tokens revoke would then miss live entries.
 INDEX = """
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
