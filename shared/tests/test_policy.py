@@ -188,3 +188,43 @@ def test_unset_means_no_policy() -> None:
         policy_from_env(reader, reader.raw("POLICY_FILE"), ALLOWED) is None
         and reader.problems == []
     )
+
+
+def test_inject_upstream_token_is_off_by_default_and_a_boolean() -> None:
+    document = {
+        "services": [
+            {"resource": "https://mcp-a.example.com", "inject_upstream_token": True},
+            {"resource": "https://tools.example.com/github"},
+        ]
+    }
+    policy, problems = parse_policy(document, source="p.yaml", allowed=ALLOWED)
+    assert problems == []
+    assert policy.services["https://mcp-a.example.com"].inject_upstream_token is True
+    assert policy.services["https://tools.example.com/github"].inject_upstream_token is False
+
+
+@pytest.mark.parametrize(
+    ("service", "problem"),
+    [
+        (
+            {"inject_upstream_token": "yes"},
+            "p.yaml: services[0].inject_upstream_token: must be true or false, got 'yes'",
+        ),
+        (
+            {"inject_upstream_token": True, "forward_token": True},
+            "p.yaml: services[0].forward_token: must not be true on a service with"
+            " inject_upstream_token",
+        ),
+    ],
+)
+def test_inject_upstream_token_problems_are_named(service: dict[str, object], problem: str) -> None:
+    document = {"services": [{"resource": "https://mcp-a.example.com", **service}]}
+    _, problems = parse_policy(document, source="p.yaml", allowed=ALLOWED)
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+def test_inject_upstream_token_with_forward_token_false_is_fine() -> None:
+    service = {"resource": "https://mcp-a.example.com", "inject_upstream_token": True}
+    document = {"services": [{**service, "forward_token": False}]}
+    policy, problems = parse_policy(document, source="p.yaml", allowed=ALLOWED)
+    assert problems == [] and policy.services[service["resource"]].inject_upstream_token

@@ -11,6 +11,8 @@ mapping (the YAML document) into frozen values and names every problem it finds,
         allow: {users: [octocat], orgs: [acme], teams: [acme/platform]}
         scopes: [mcp:read]                       # default: REQUIRED_SCOPES
         forward_token: false                     # default: FORWARD_AUTH_TOKEN_HEADER
+        inject_upstream_token: false             # true: the verifier's 200 carries the user's
+                                                 # upstream token as Authorization
         scope_descriptions: {mcp:read: Read your repositories}
         tools:
           default: allow                         # tools/call matching no rule: allow | deny
@@ -38,7 +40,7 @@ LOGIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38})$")
 TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,38}/[a-z0-9][a-z0-9_-]{0,99}$")
 METHOD_RE = re.compile(r"^[A-Za-z0-9_./*-]{1,128}$")
 SERVICE_KEYS = {"resource", "name", "allow", "scopes", "forward_token", "scope_descriptions"}
-SERVICE_KEYS |= {"tools"}
+SERVICE_KEYS |= {"tools", "inject_upstream_token"}
 RULE_KEYS = {"method", "name", "scopes", "groups"}
 
 
@@ -64,6 +66,9 @@ class ServicePolicy:
     forward_token: bool | None = None
     scope_descriptions: Mapping[str, str] = field(default_factory=dict)
     tools: ToolPolicy | None = None
+    inject_upstream_token: bool = False
+    """The verifier's 200 carries the user's upstream token (RFC 8693 exchange at the issuer)
+    as ``Authorization``, replacing the client's token on its way to the MCP server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +234,18 @@ def _service(
     if forward is not None and not isinstance(forward, bool):
         problems.add(f"{where}.forward_token", f"must be true or false, got {forward!r}")
         forward = None
+    inject = raw.get("inject_upstream_token", False)
+    if not isinstance(inject, bool):
+        problems.add(f"{where}.inject_upstream_token", f"must be true or false, got {inject!r}")
+        inject = False
+    if inject and forward:
+        # The client's token would reach the MCP server as X-Auth-Token next to the upstream
+        # token: the passthrough injection exists to avoid (MCP security best practices).
+        problems.add(
+            f"{where}.forward_token",
+            "must not be true on a service with inject_upstream_token: the client's token"
+            " would reach the MCP server beside the upstream token",
+        )
     descriptions = raw.get("scope_descriptions")
     descriptions = {} if descriptions is None else descriptions
     if not isinstance(descriptions, dict) or not all(
@@ -241,7 +258,16 @@ def _service(
     tools = _tools(raw.get("tools"), f"{where}.tools", problems)
     if resource is None:
         return None
-    return ServicePolicy(resource, name, allow, scope_set, forward, dict(descriptions), tools)
+    return ServicePolicy(
+        resource,
+        name,
+        allow,
+        scope_set,
+        forward,
+        dict(descriptions),
+        tools,
+        inject_upstream_token=inject,
+    )
 
 
 def _resource(
