@@ -4,6 +4,8 @@ standin = start_standin(tmp_path)              # any login may sign in
 env = issuer_env(redis_url, keys_dir, **standin.issuer_env())
 standin.set_faults(token="error500")            # reliability tests
 standin.set_faults()                            # back to normal
+app = start_standin(tmp_path, github_app=True)  # expiring ghu_ tokens with ghr_ refresh tokens
+app.expire("octocat"); app.stats()["refresh_grants"]; app.revoke_grant(token)
 ...
 standin.stop()
 """
@@ -37,9 +39,18 @@ class GitHubStandin(ServiceProcess):
         users: Sequence[str] = (),
         extra_args: Sequence[str] = (),
         port: int | None = None,
+        github_app: bool = False,
+        token_lifetime: int | None = None,
+        refresh_token_lifetime: int | None = None,
     ) -> None:
         args = ["--host", "127.0.0.1", "--port", "{port}"]
         args += ["--client-id", client_id, "--client-secret", client_secret]
+        if github_app:
+            args.append("--github-app")
+        if token_lifetime is not None:
+            args += ["--token-lifetime", str(token_lifetime)]
+        if refresh_token_lifetime is not None:
+            args += ["--refresh-token-lifetime", str(refresh_token_lifetime)]
         for user in users:
             args += ["--user", user]
         super().__init__(
@@ -56,6 +67,7 @@ class GitHubStandin(ServiceProcess):
         )
         self.client_id = client_id
         self.client_secret = client_secret
+        self.github_app = github_app
 
     @property
     def api_url(self) -> str:
@@ -87,6 +99,40 @@ class GitHubStandin(ServiceProcess):
         ``{"acme": {"members": {"alice": "active"}, "teams": {"platform": ["alice"]}}}``."""
         body = {"orgs": orgs, "max_per_page": max_per_page}
         httpx.post(f"{self.url}/_standin/orgs", json=body, timeout=5).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        """Request counters: ``token_requests``, ``code_grants``, ``refresh_grants`` (refresh
+        requests, any outcome), ``refresh_rotations``, ``bad_refresh_tokens``,
+        ``user_requests``, ``revocations``; ``live_access_tokens``, ``refresh_tokens``."""
+        answer = httpx.get(f"{self.url}/_standin/stats", timeout=5)
+        answer.raise_for_status()
+        stats: dict[str, Any] = answer.json()
+        return stats
+
+    def expire(self, login: str) -> int:
+        """Expire ``login``'s access tokens now (refresh tokens stay usable); how many."""
+        answer = httpx.post(f"{self.url}/_standin/expire", json={"login": login}, timeout=5)
+        answer.raise_for_status()
+        return int(answer.json()["expired"])
+
+    def _delete(self, what: str, token: str) -> int:
+        answer = httpx.request(
+            "DELETE",
+            f"{self.api_url}/applications/{self.client_id}/{what}",
+            auth=(self.client_id, self.client_secret),
+            json={"access_token": token},
+            timeout=5,
+        )
+        return answer.status_code
+
+    def revoke_grant(self, token: str) -> int:
+        """What the user does under Settings > Applications: delete the app's authorization of
+        ``token``'s user (every token of theirs dies); the HTTP status (204, 404 unknown)."""
+        return self._delete("grant", token)
+
+    def revoke_token(self, token: str) -> int:
+        """Delete one access token; the HTTP status (204, 404 unknown)."""
+        return self._delete("token", token)
 
 
 def start_standin(log_dir: Path, **kwargs: Any) -> GitHubStandin:

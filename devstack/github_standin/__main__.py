@@ -14,6 +14,14 @@ Endpoints (one process serves the OAuth base and the API base):
   ``access_token=...&scope=read:user&token_type=bearer`` (JSON with ``Accept: application/json``);
   errors ``incorrect_client_credentials``, ``bad_verification_code`` (unknown, used or expired
   code: single use, 10 minutes) and ``redirect_uri_mismatch`` come back with HTTP 200.
+* ``--github-app``: answer as a GitHub App with expiring user tokens: ``access_token``
+  (``ghu_``), ``expires_in`` (``--token-lifetime``, default 28800), ``refresh_token`` (``ghr_``),
+  ``refresh_token_expires_in`` (``--refresh-token-lifetime``, default 15897600), ``scope`` "";
+  ``grant_type=refresh_token`` rotates both (the old pair dies), ``bad_refresh_token`` for an
+  unknown, used or expired one (an OAuth app, without the flag, has no refresh tokens: every
+  refresh request gets ``bad_refresh_token``). See tokens.py and token_routes.py.
+* ``DELETE /applications/{client_id}/grant`` and ``.../token`` (HTTP Basic client credentials,
+  JSON ``access_token``): delete the user's authorization or one token (app_routes.py).
 * ``GET /user`` and ``GET /api/v3/user`` with ``Authorization: Bearer|token <t>``: ``login``,
   ``id`` (a number, stable per login), ``name``, ``email``; 401 ``{"message": "Bad credentials"}``.
 * ``GET /user/memberships/orgs/{org}``, ``GET /user/teams`` (and under ``/api/v3``): the
@@ -29,7 +37,8 @@ Endpoints (one process serves the OAuth base and the API base):
       python -m devstack.github_standin --org-member acme:alice --team-member acme/platform:bob
       ALLOWED_GITHUB_USERS= ALLOWED_GITHUB_ORGS=acme UPSTREAM_TOKEN_KEYS=k1:… authgate-issuer …
 
-* ``GET /_standin/health``: liveness.
+* ``GET /_standin/health``: liveness. ``GET /_standin/stats``: request counters (refresh grants,
+  token requests, ...). ``POST /_standin/expire`` ``{"login": L}``: L's access tokens expire now.
 * ``POST /_standin/faults`` with JSON ``{"token": T, "user": U, "delay": seconds}``: fault
   injection for reliability tests, replacing the current faults (``GET`` shows them). ``T`` is
   one of ``none``, ``slow`` (wait ``delay`` then answer), ``error500``, ``malformed`` (200 with
@@ -52,6 +61,7 @@ import uvicorn
 
 from .app import create_standin_app
 from .state import MEMBERSHIP_FAULTS, TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
+from .tokens import APP_REFRESH_SECONDS, APP_TOKEN_SECONDS, TokenStore
 
 LOG = logging.getLogger("authgate.standin")
 
@@ -95,6 +105,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--team-member", action="append", default=[], metavar="ORG/SLUG:LOGIN")
     parser.add_argument("--saml-org", action="append", default=[], metavar="ORG")
     parser.add_argument("--max-per-page", type=int, default=100, choices=range(1, 101), metavar="N")
+    parser.add_argument(
+        "--github-app", action="store_true", help="expiring user tokens with refresh tokens"
+    )
+    parser.add_argument("--token-lifetime", type=int, default=APP_TOKEN_SECONDS, metavar="SECONDS")
+    parser.add_argument(
+        "--refresh-token-lifetime", type=int, default=APP_REFRESH_SECONDS, metavar="SECONDS"
+    )
     parser.add_argument("--unsafe-listen-anywhere", action="store_true")
     return parser.parse_args(argv)
 
@@ -115,6 +132,11 @@ def main(argv: list[str] | None = None) -> None:
             user=args.fault_user,
             delay=args.fault_delay,
             membership=args.fault_membership,
+        ),
+        tokens=TokenStore(
+            github_app=args.github_app,
+            token_lifetime=args.token_lifetime,
+            refresh_lifetime=args.refresh_token_lifetime,
         ),
     )
     state.directory.max_per_page = args.max_per_page

@@ -12,9 +12,11 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from .app_routes import add_app_routes
 from .faults import fault_answer
 from .org_routes import add_org_routes
 from .state import MEMBERSHIP_FAULTS, TOKEN_FAULTS, USER_FAULTS, Faults, StandinState
+from .token_routes import add_token_routes
 
 
 def _login_page(fields: dict[str, str], state: StandinState, message: str = "") -> HTMLResponse:
@@ -34,14 +36,6 @@ def _login_page(fields: dict[str, str], state: StandinState, message: str = "") 
         '<button name="action" value="deny" formnovalidate>Cancel</button></form></body></html>'
     )
     return HTMLResponse(html, status_code=400 if message else 200)
-
-
-def _token_answer(request: Request, body: dict[str, str], state: StandinState) -> Response:
-    # GitHub answers form-encoded unless asked for JSON, and errors come with HTTP 200.
-    wants_json = "application/json" in request.headers.get("accept", "")
-    if wants_json and state.faults.token != "form_encoded":
-        return JSONResponse(body)
-    return Response(urlencode(body), media_type="application/x-www-form-urlencoded")
 
 
 def _user_document(login: str, state: StandinState) -> dict[str, Any]:
@@ -126,33 +120,6 @@ def create_standin_app(state: StandinState) -> FastAPI:
         back = urlencode({"code": code, "state": fields["state"]})
         return RedirectResponse(f"{redirect_uri}{sep}{back}", 302)
 
-    @app.post("/login/oauth/access_token")
-    async def access_token(request: Request) -> Response:
-        fault = await fault_answer(state.faults.token, state.faults)
-        if fault is not None:
-            return fault
-        form = dict(parse_qsl((await request.body()).decode()))
-        if (form.get("client_id"), form.get("client_secret")) != (
-            state.client_id,
-            state.client_secret,
-        ):
-            error = "incorrect_client_credentials"
-            return _token_answer(request, {"error": error, "error_description": error}, state)
-        issued = state.redeem(form.get("code", ""))
-        if issued is None or state.faults.token == "bad_code":
-            error = "bad_verification_code"
-            return _token_answer(request, {"error": error, "error_description": error}, state)
-        if form.get("redirect_uri") and form["redirect_uri"] != issued.redirect_uri:
-            error = "redirect_uri_mismatch"
-            return _token_answer(request, {"error": error, "error_description": error}, state)
-        token = state.issue_token(issued.login, issued.scope)
-        # GitHub answers the granted scopes comma-separated.
-        return _token_answer(
-            request,
-            {"access_token": token, "scope": state.scopes[token], "token_type": "bearer"},
-            state,
-        )
-
     @app.get("/user")
     @app.get("/api/v3/user")
     async def user(request: Request) -> Response:
@@ -160,10 +127,14 @@ def create_standin_app(state: StandinState) -> FastAPI:
         if fault is not None:
             return fault
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        login = state.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
+        state.tokens.stats["user_requests"] += 1
+        bearer = scheme.lower() in ("bearer", "token")
+        login = state.tokens.login_for(token) if bearer else None
         if login is None or state.faults.user == "unauthorized":
             return JSONResponse({"message": "Bad credentials"}, 401)
         return JSONResponse(_user_document(login, state))
 
+    add_token_routes(app, state)
+    add_app_routes(app, state)
     add_org_routes(app, state)
     return app

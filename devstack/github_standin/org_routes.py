@@ -8,7 +8,8 @@
   and ``organization.login``, paginated with ``Link: <…>; rel="next", <…>; rel="last"``
   (``per_page`` default 30, capped at 100 or the configured ``max_per_page``); teams of SAML
   organisations are left out and named in ``X-GitHub-SSO: partial-results; organizations=…``.
-* Both need the token's ``read:org`` scope (asked for on the authorize URL), else 403.
+* Both need the token's ``read:org`` scope (asked for on the authorize URL), else 403; a
+  GitHub App's user token has no scopes (the app's permissions apply) and may read both.
 * ``GET``/``POST /_standin/orgs``: show or replace who belongs to what (orgs.py).
 
 The ``membership`` fault (``POST /_standin/faults``) makes both endpoints ``slow``,
@@ -53,10 +54,11 @@ async def _caller(request: Request, state: StandinState) -> str | Response:
     if answer is not None:
         return answer
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    login = state.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
+    login = state.tokens.login_for(token) if scheme.lower() in ("bearer", "token") else None
     if login is None:
         return _error(401, "Bad credentials")
-    if "read:org" not in state.scopes.get(token, ""):
+    # A GitHub App's user token carries the app's permissions, not scopes (its scope is "").
+    if not state.tokens.github_app and "read:org" not in state.tokens.scope_of(token):
         return _error(403, "This endpoint needs the read:org scope.")
     return login
 

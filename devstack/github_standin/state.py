@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from .orgs import OrgDirectory
+from .tokens import TokenStore
 
 CODE_SECONDS = 600  # GitHub: codes expire after 10 minutes, single use
 LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
@@ -52,9 +53,8 @@ class StandinState:
     """The OAuth app's callback URL; redirect_uri must start with it when set (as on GitHub)."""
     faults: Faults = field(default_factory=Faults)
     codes: dict[str, IssuedCode] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-    scopes: dict[str, str] = field(default_factory=dict)
-    """Token -> its scopes, comma-separated as GitHub answers them."""
+    tokens: TokenStore = field(default_factory=TokenStore)
+    """Access and refresh tokens (OAuth app or GitHub App mode) and request counters."""
     directory: OrgDirectory = field(default_factory=OrgDirectory)
     """Organisations and teams (orgs.py)."""
 
@@ -95,9 +95,3 @@ class StandinState:
         if issued is None or issued.expires < time.monotonic():
             return None
         return issued
-
-    def issue_token(self, login: str, scope: str = "") -> str:
-        token = "gho_" + secrets.token_urlsafe(27)
-        self.tokens[token] = login
-        self.scopes[token] = ",".join(sorted(set(scope.replace(",", " ").split())))
-        return token
