@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.synced
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps npm-tools run test lint docs docs-serve docs-screenshots bench loadtest chaos constraints clean \
+.PHONY: help setup system-deps npm-tools run test lint docs docs-serve docs-screenshots bench loadtest chaos constraints mutate clean \
 	oauth-list-registrations oauth-stats oauth-purge-expired oauth-purge-scan oauth-backup
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make test       the full test suite (starts its own redis-server)"
 	@echo "make lint       ruff + mypy --strict"
 	@echo "make docs       build the documentation site (strict) into site/; docs-serve previews it"
+	@echo "make mutate     mutation testing of the security-critical modules (MODULE=<name> for one)"
 	@echo "make bench      performance benchmarks (wrk), printed as ratios"
 
 $(BIN)/python:
@@ -67,6 +68,13 @@ docs-screenshots: $(STAMP) system-deps
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared/src services/issuer/src services/verifier/src testsupport devstack bench loadtests chaos
+
+# Mutation testing of the security-critical modules (tools/mutate; MODULE=<name> for one). It
+# rewrites the sources in place while it runs: run it in a clone of your own, never in a work tree
+# where anyone else runs tests. Not part of `make test` (see docs/testing.md).
+MODULE ?=
+mutate: $(STAMP)
+	$(BIN)/python -m tools.mutate $(MODULE)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,0 +1,177 @@
+"""One module's mutation run with cosmic-ray, and its tally.
+
+cosmic-ray writes each mutant into the source file itself (the tests start the issuer and the
+verifier as subprocesses from the editable installs, which only see a mutant on disk) and
+restores the file after each test run. The driver refuses a file with uncommitted changes (a
+mutation run must never bake someone's edit, or a mutant, into the result) and checks, after the
+run, that the file is byte for byte what it was, restoring it if not.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+from .config import ROOT, Equivalent, Module
+
+BIN = Path(sys.executable).parent
+STATE = ROOT / ".run" / "mutate"
+
+
+@dataclass
+class Survivor:
+    line: int
+    operator: str
+    diff: str
+
+
+@dataclass
+class Tally:
+    module: str
+    path: str
+    mutants: int = 0
+    killed: int = 0
+    equivalent: int = 0
+    survivors: list[Survivor] = field(default_factory=list)
+    pending: int = 0
+    errors: int = 0
+    """Mutants cosmic-ray could not apply or run (neither killed nor survived)."""
+
+    @property
+    def score(self) -> float:
+        """Killed share of the mutants that are not equivalent (and have run)."""
+        judged = self.killed + len(self.survivors)
+        return 100.0 * self.killed / judged if judged else 100.0
+
+
+class DirtySource(Exception):
+    pass
+
+
+def refuse_dirty(path: str) -> None:
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", path],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if status.strip():
+        raise DirtySource(
+            f"{path} has uncommitted changes ({status.strip()}): commit or revert them first;"
+            " a mutation run rewrites the file and must start from the committed text"
+        )
+
+
+def _config(module: Module, config_file: Path) -> None:
+    pytest = [
+        "nice", "-n", "19", str(BIN / "pytest"), "-x", "-q", "-p", "no:randomly",
+        "-p", "no:cacheprovider", "--timeout", str(int(module.timeout)), *module.tests,
+    ]  # fmt: skip
+    excluded = ", ".join(f'"{e}"' for e in module.exclude_operators)
+    config_file.write_text(
+        "[cosmic-ray]\n"
+        f'module-path = "{module.path}"\n'
+        f"timeout = {module.timeout}\n"
+        "excluded-modules = []\n"
+        f"test-command = {shlex.join(pytest)!r}\n"
+        '[cosmic-ray.distributor]\nname = "local"\n'
+        f"[cosmic-ray.filters.operators-filter]\nexclude-operators = [{excluded}]\n"
+    )
+
+
+def baseline(module: Module) -> None:
+    """The selected tests must pass on the unmutated source, or every mutant looks killed."""
+    result = subprocess.run(
+        [str(BIN / "pytest"), "-x", "-q", "-p", "no:randomly", *module.tests],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{module.name}: the selected tests fail unmutated:\n{result.stdout}")
+
+
+def _mark_equivalents(db: WorkDB, module: Module, equivalents: list[Equivalent]) -> None:
+    lines = (ROOT / module.path).read_text().splitlines()
+    sites: dict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)
+    items = list(db.work_items)
+    for item in items:
+        m = item.mutations[0]
+        sites[(m.operator_name, m.start_pos[0])].append((m.start_pos[1], item.job_id))
+    for item in items:
+        m = item.mutations[0]
+        same = sorted(sites[(m.operator_name, m.start_pos[0])])
+        nth = same.index((m.start_pos[1], item.job_id))
+        text = lines[m.start_pos[0] - 1]
+        for eq in equivalents:
+            if eq.matches(module.name, m.operator_name, text, nth):
+                db.set_result(
+                    item.job_id,
+                    WorkResult(
+                        worker_outcome=WorkerOutcome.SKIPPED, output=f"equivalent: {eq.reason}"
+                    ),
+                )
+                break
+
+
+def run(module: Module, equivalents: list[Equivalent], *, resume: bool = False) -> Tally:
+    refuse_dirty(module.path)
+    source = ROOT / module.path
+    original = source.read_bytes()
+    STATE.mkdir(parents=True, exist_ok=True)
+    config_file = STATE / f"{module.name}.toml"
+    session = STATE / f"{module.name}.sqlite"
+    _config(module, config_file)
+    cosmic = str(BIN / "cosmic-ray")
+    try:
+        if not (resume and session.exists()):
+            baseline(module)
+            session.unlink(missing_ok=True)
+            subprocess.run([cosmic, "init", str(config_file), str(session)], cwd=ROOT, check=True)
+            subprocess.run(
+                [str(BIN / "cr-filter-operators"), str(session), str(config_file)],
+                cwd=ROOT,
+                check=True,
+            )
+            with use_db(str(session), WorkDB.Mode.open) as db:
+                _mark_equivalents(db, module, equivalents)
+        subprocess.run([cosmic, "exec", str(config_file), str(session)], cwd=ROOT, check=True)
+    finally:
+        if source.read_bytes() != original:
+            source.write_bytes(original)
+            print(f"!! {module.path} was left mutated; restored", file=sys.stderr)
+    return tally(module, session)
+
+
+def tally(module: Module, session: Path) -> Tally:
+    result = Tally(module.name, module.path)
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        done = {item.job_id: res for item, res in db.completed_work_items}
+        for item in db.work_items:
+            res = done.get(item.job_id)
+            m = item.mutations[0]
+            if res is not None and res.worker_outcome == WorkerOutcome.SKIPPED:
+                if (res.output or "").startswith("equivalent:"):
+                    result.mutants += 1
+                    result.equivalent += 1
+                continue  # an excluded operator: not a mutant of this run
+            result.mutants += 1
+            if res is None:
+                result.pending += 1
+            elif res.test_outcome == TestOutcome.SURVIVED:
+                result.survivors.append(Survivor(m.start_pos[0], m.operator_name, res.diff or ""))
+            elif res.test_outcome in (TestOutcome.KILLED, TestOutcome.INCOMPETENT):
+                result.killed += 1
+            else:
+                result.errors += 1
+    result.survivors.sort(key=lambda s: (s.line, s.operator))
+    return result
