@@ -23,7 +23,13 @@ def _print(t: Tally) -> None:
     )
     for s in t.survivors:
         print(f"-- survived: {t.path}:{s.line} {s.operator}")
-        print("\n".join("   " + line for line in s.diff.splitlines() if line[:1] in "+-"))
+        print(
+            "\n".join(
+                "   " + line
+                for line in s.diff.splitlines()
+                if line[:1] in "+-" and line[:3] not in ("+++", "---")
+            )
+        )
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ run, that the file is byte for byte what it was, restoring it if not.
 
 from __future__ import annotations
 
+import ast
 import shlex
 import subprocess
 import sys
@@ -100,8 +101,38 @@ def baseline(module: Module) -> None:
         raise SystemExit(f"{module.name}: the selected tests fail unmutated:\n{result.stdout}")
 
 
+def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the annotations are, when the module never evaluates them (PEP 563)."""
+    tree = ast.parse(source)
+    lazy = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(alias.name == "annotations" for alias in node.names)
+        for node in tree.body
+    )
+    if not lazy:
+        return []
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
+            found.append(node.returns)
+    return [
+        ((a.lineno, a.col_offset), (a.end_lineno or a.lineno, a.end_col_offset or 0)) for a in found
+    ]
+
+
+def _mark(db: WorkDB, job_id: str, reason: str) -> None:
+    db.set_result(
+        job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=f"equivalent: {reason}")
+    )
+
+
 def _mark_equivalents(db: WorkDB, module: Module, equivalents: list[Equivalent]) -> None:
-    lines = (ROOT / module.path).read_text().splitlines()
+    source = (ROOT / module.path).read_text()
+    lines = source.splitlines()
+    annotations = _annotation_spans(source)
     sites: dict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)
     items = list(db.work_items)
     for item in items:
@@ -112,14 +143,12 @@ def _mark_equivalents(db: WorkDB, module: Module, equivalents: list[Equivalent])
         same = sorted(sites[(m.operator_name, m.start_pos[0])])
         nth = same.index((m.start_pos[1], item.job_id))
         text = lines[m.start_pos[0] - 1]
+        if any(start <= tuple(m.start_pos) < end for start, end in annotations):
+            _mark(db, item.job_id, "in a type annotation, which the module never evaluates")
+            continue
         for eq in equivalents:
             if eq.matches(module.name, m.operator_name, text, nth):
-                db.set_result(
-                    item.job_id,
-                    WorkResult(
-                        worker_outcome=WorkerOutcome.SKIPPED, output=f"equivalent: {eq.reason}"
-                    ),
-                )
+                _mark(db, item.job_id, eq.reason)
                 break
 
 
