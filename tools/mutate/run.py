@@ -138,7 +138,7 @@ def _mark_equivalents(db: WorkDB, module: Module, equivalents: list[Equivalent])
     for item in items:
         m = item.mutations[0]
         sites[(m.operator_name, m.start_pos[0])].append((m.start_pos[1], item.job_id))
-    for item in items:
+    for item in db.pending_work_items:  # not those of the excluded operators
         m = item.mutations[0]
         same = sorted(sites[(m.operator_name, m.start_pos[0])])
         nth = same.index((m.start_pos[1], item.job_id))
