@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from authgate_shared.config import ConfigError
 from authgate_shared.redis.connection import create_redis
 
-from . import backup, clients, keys, purge, restore, tokens
+from . import backup, clients, grants, keys, purge, restore, tokens
 from .common import REDIS_DOWN, USAGE, Admin, CommandError, Handler
 from .settings import AdminSettings, load
 
@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 not found, 2 usage or configuration, 3 Redis unavailable",
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (clients, tokens, purge, backup, restore, keys):
+    for module in (clients, grants, tokens, purge, backup, restore, keys):
         module.register(commands)
     return root
 

@@ -16,6 +16,8 @@ from authgate_shared.claims import ALLOWED_ALGORITHMS
 from authgate_shared.config import EnvReader
 from authgate_shared.redis.connection import RedisSettings, redis_settings_from_env
 
+from ..store.sealing import SealingKeys, parse_sealing_keys
+
 
 @dataclass(frozen=True)
 class AdminSettings:
@@ -26,6 +28,9 @@ class AdminSettings:
     jwt_algorithm: str
     rsa_key_from_env: bool
     """GATEWAY_RSA_PRIVATE_KEY is set: KEYS_DIR is not used, so ``keys`` commands refuse."""
+    upstream_token_keys: SealingKeys | None = None
+    """UPSTREAM_TOKEN_KEYS: ``grants`` opens the sealed GitHub tokens to report their status
+    (never the token); without it every kept token shows ``unreadable``."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AdminSettings:
@@ -37,6 +42,7 @@ class AdminSettings:
             refresh_token_lifetime=env.integer("REFRESH_TOKEN_LIFETIME", 31536000, minimum=1),
             jwt_algorithm=env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS),
             rsa_key_from_env=env.raw("GATEWAY_RSA_PRIVATE_KEY") is not None,
+            upstream_token_keys=env.parsed("UPSTREAM_TOKEN_KEYS", None, parse_sealing_keys),
         )
         env.check()
         return settings

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from authgate_shared import redis_keys
-
 from ..store import grants as grants_store
+from . import grants as grants_mod
 from . import usage as usage_mod
-from .common import BATCH, NOT_FOUND, OK, Admin, CommandError, scan, text
+from .common import NOT_FOUND, OK, Admin, CommandError
 
 TABLE_ROWS = 20
 
@@ -74,31 +73,6 @@ async def stats(args: argparse.Namespace, admin: Admin) -> int:
     return OK
 
 
-async def _revoke_user(admin: Admin, user: str) -> tuple[int, list[str]]:
-    """Every grant of the user (found by scanning grant records, since an index of access
-    tokens misses grants whose access tokens all expired), then any indexed stray token."""
-    redis, grants, jtis = admin.redis, 0, []
-    async for keys in scan(redis, redis_keys.all_grants_pattern()):
-        async with redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hget(key, "username")
-            owners = await pipe.execute()
-        for key, owner in zip(keys, owners, strict=True):
-            if owner is not None and text(owner).lower() == user.lower():
-                existed, revoked = await grants_store.revoke_grant(
-                    redis, redis_keys.id_from_key(key)
-                )
-                grants += existed
-                jtis += revoked
-    index = redis_keys.user_tokens(user)
-    while members := [text(m) for m in await redis.zrange(index, 0, BATCH - 1)]:
-        for jti in members:
-            if await grants_store.revoke_token(redis, jti):
-                jtis.append(jti)
-        await redis.zrem(index, *members)
-    return grants, jtis
-
-
 async def revoke(args: argparse.Namespace, admin: Admin) -> int:
     if args.jti is not None:
         if (
@@ -114,10 +88,15 @@ async def revoke(args: argparse.Namespace, admin: Admin) -> int:
             raise CommandError(f"client {args.client} has no live grants", NOT_FOUND)
         result = {"client_id": args.client, "grants_revoked": grants}
     else:
-        grants, jtis = await _revoke_user(admin, args.user)
-        if not grants and not jtis:
+        # The same revocation as ``authgate grants revoke --user``.
+        revoked = await grants_mod.revoke_user(admin.redis, grants_mod.UserFilter(login=args.user))
+        if not revoked.grants and not revoked.jtis:
             raise CommandError(f"user {args.user} has no live tokens", NOT_FOUND)
-        result = {"user": args.user, "grants_revoked": grants, "tokens_revoked": len(jtis)}
+        result = {
+            "user": args.user,
+            "grants_revoked": revoked.grants,
+            "tokens_revoked": len(revoked.jtis),
+        }
     if args.json:
         admin.json(result)
     else:
