@@ -17,6 +17,7 @@ from collections.abc import Callable
 from random import random as random_share
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 
 from authgate_shared import __version__
@@ -42,6 +43,7 @@ from .service_policy import Outcome, compile_policy
 from .settings import VerifierSettings
 from .subscriber import run_subscriber
 from .token_cache import TokenCache
+from .upstream import UpstreamTokens, upstream_answer
 
 LOG = logging.getLogger("authgate.verifier")
 Scope = dict[str, Any]
@@ -102,6 +104,8 @@ class VerifierApp:
         self.decisions = DecisionLog(settings.log_decisions, settings.log_allowed_sample, random)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriber: Redis | None = None
+        self.http: httpx.AsyncClient | None = None
+        self.upstream: UpstreamTokens | None = None
         self.started_at = clock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,7 +195,8 @@ class VerifierApp:
                 or await revocation.is_live(verified.jti, verified.redis_key)
             ):
                 # The verified claims stay cached: a replayed revoked token then costs one
-                # EXISTS, not a signature check.
+                # EXISTS, not a signature check. An upstream token cached for it goes now.
+                self.cache.discard_upstream(token)
                 await self._deny(send, REVOKED, resource, verified, scope)
                 return
         except RedisUnavailable:
@@ -211,7 +216,13 @@ class VerifierApp:
             if denial is not None:
                 await self._deny(send, denial, resource, verified, scope, outcome)
                 return
-            if rules.forward_token is not None:
+            if rules.inject_upstream_token:
+                answer = await upstream_answer(self.upstream, token, verified, now)
+                if isinstance(answer, Denial):
+                    await self._deny(send, answer, resource, verified, scope, outcome)
+                    return
+                start = answer
+            elif rules.forward_token is not None:
                 forward = rules.forward_token
                 start = verified.ok_start_with_token if forward else verified.ok_start_plain
         self._counts["allowed"] += 1
@@ -289,6 +300,13 @@ class VerifierApp:
         if self.keys.from_redis:
             interval = self.settings.key_reload_interval
             self._tasks.append(loop.create_task(self.keys.refresh_forever(interval)))
+        exchange = self.settings.token_exchange
+        if exchange is not None:
+            # One pool for every token exchange of this worker (upstream.py).
+            limits = httpx.Limits(max_connections=64)
+            self.http = httpx.AsyncClient(limits=limits, trust_env=False)
+            counts = self.metrics.upstream_exchanges
+            self.upstream = UpstreamTokens(self.http, exchange, self.cache, counts)
         if self.settings.revocation_cache_ms > 0:
             # RESP2 on purpose: redis-py's asyncio client drops RESP3 pushes (see subscriber).
             self._subscriber = create_pubsub_client(self.settings.redis)
@@ -300,6 +318,8 @@ class VerifierApp:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.redis.aclose()
+        if self.http is not None:
+            await self.http.aclose()
         if self._subscriber is not None:
             await self._subscriber.aclose()
 

@@ -36,7 +36,11 @@ class DenialResponses:
         if pair is None:
             challenges = resource.challenges
             challenge: bytes | None
-            if denial.reason == NO_TOKEN_REASON:
+            extra = {}
+            if denial.error == TEMPORARILY_UNAVAILABLE:
+                # Retryable (the upstream token could not be obtained): no challenge, no re-login.
+                challenge, extra = None, {"retry_after": "2"}
+            elif denial.reason == NO_TOKEN_REASON:
                 challenge = challenges.missing
             elif denial.error == ACCESS_DENIED:
                 # A policy refusal (user, group, tool): no challenge, so no client tries a step-up
@@ -56,6 +60,7 @@ class DenialResponses:
                 denial.description,
                 challenge,
                 more=self.cors.headers(origin),
+                **extra,
             )
             if len(self._pairs) >= MAX_PAIRS:
                 self._pairs.clear()

@@ -64,6 +64,8 @@ class Metrics(Collector):
         # Judged MCP requests by (service, tool, decision): services and tools only as the policy
         # names them (tools it does not name are "other"), so the label set stays bounded.
         self.tools: Counter[tuple[str, str, str]] = Counter()
+        # Token exchanges for injected upstream tokens, by outcome (upstream.OUTCOMES).
+        self.upstream_exchanges: Counter[str] = Counter()
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self)
 
@@ -88,6 +90,14 @@ class Metrics(Collector):
         for labels, count in sorted(self.tools.items()):
             tools.add_metric(list(labels), count)
         yield tools
+        exchanges = CounterMetricFamily(
+            "authgate_verifier_upstream_exchanges",
+            "Token exchanges at the issuer for injected upstream tokens, by outcome",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(self.upstream_exchanges.items()):
+            exchanges.add_metric([outcome], count)
+        yield exchanges
         yield self.verify_latency.family(
             "authgate_verifier_verify_duration_seconds", "Time to answer /verify, every outcome"
         )

@@ -94,6 +94,8 @@ class ServiceRules:
         self.allow: Allow | None = service.allow
         self.forward_token = service.forward_token
         """None: FORWARD_AUTH_TOKEN_HEADER decides."""
+        self.inject_upstream_token = service.inject_upstream_token
+        """The 200 carries the user's upstream token as Authorization (upstream.py)."""
         self.tools: ToolPolicy | None = service.tools
         self._base_scopes = service.scopes if service.scopes is not None else base_scopes
         self._memo: dict[tuple[bytes, bytes | None], tuple[_Compiled, Outcome]] = {}

@@ -115,6 +115,54 @@ def _policy_scopes(policy: Policy) -> dict[str, frozenset[str]]:
 
 
 @dataclass(frozen=True)
+class TokenExchange:
+    """The verifier as a confidential client of the issuer's RFC 8693 token exchange, for the
+    services whose 200 carries the user's upstream token (upstream.py)."""
+
+    url: str
+    """TOKEN_EXCHANGE_URL: the issuer's /token as the verifier reaches it (internal network)."""
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+def _token_exchange(env: EnvReader, policy: Policy | None) -> TokenExchange | None:
+    """Read always (the configuration page lists them), required only when a service injects."""
+    values = {
+        "URL": env.text("TOKEN_EXCHANGE_URL"),
+        "CLIENT_ID": env.text("TOKEN_EXCHANGE_CLIENT_ID"),
+        "CLIENT_SECRET": env.raw("TOKEN_EXCHANGE_CLIENT_SECRET"),
+    }
+    injecting = [
+        uri for uri, s in (policy.services if policy else {}).items() if s.inject_upstream_token
+    ]
+    if not injecting:
+        return None
+    for name, value in values.items():
+        if not value:
+            env.problems.append(
+                f"TOKEN_EXCHANGE_{name} is required: POLICY_FILE injects upstream tokens for"
+                f" {', '.join(injecting)}"
+            )
+    url = values["URL"] or ""
+    try:
+        url = parse_base_url(url) if url else ""
+    except ValueError as exc:
+        env.problems.append(f"TOKEN_EXCHANGE_URL {exc}")
+    return TokenExchange(url, values["CLIENT_ID"] or "", values["CLIENT_SECRET"] or "")
+
+
+def _forwarding_injectors(policy: Policy | None, forward_default: bool) -> list[str]:
+    """Injecting services that would also get the client's token as X-Auth-Token."""
+    services = policy.services.values() if policy else ()
+    return [
+        s.resource
+        for s in services
+        if s.inject_upstream_token
+        and (s.forward_token or (s.forward_token is None and forward_default))
+    ]
+
+
+@dataclass(frozen=True)
 class VerifierSettings:
     issuer_url: str
     redis: RedisSettings
@@ -153,6 +201,8 @@ class VerifierSettings:
     """POLICY_FILE, parsed at start-up: per-service and per-tool rules (docs/access-control)."""
     groups_header: bytes = b"x-user-groups"
     """GROUPS_HEADER: the response header carrying the token's groups to the MCP server."""
+    token_exchange: TokenExchange | None = None
+    """TOKEN_EXCHANGE_*: set when a policy service has ``inject_upstream_token`` (else None)."""
     warnings: tuple[str, ...] = ()
 
     @classmethod
@@ -223,6 +273,19 @@ class VerifierSettings:
                     " bearer token as X-Auth-Token (token passthrough)"
                 )
         groups_header = env.parsed("GROUPS_HEADER", "X-User-Groups", _parse_header_name)
+        token_exchange = _token_exchange(env, policy)
+        if token_exchange is not None:
+            warnings.append(
+                "POLICY_FILE: inject_upstream_token sends users' upstream tokens to MCP servers"
+                " as Authorization: keep the network between the proxy and them private or TLS"
+            )
+        for uri in _forwarding_injectors(policy, forward_token):
+            # The client's token must never reach a service that gets the upstream token
+            # (MCP security best practices, "token passthrough").
+            env.problems.append(
+                f"FORWARD_AUTH_TOKEN_HEADER=true would send the client's token to {uri}, which"
+                " injects the upstream token: set forward_token: false on it in POLICY_FILE"
+            )
         settings = cls(
             issuer_url=issuer_url,
             redis=redis_settings_from_env(env),
@@ -249,6 +312,7 @@ class VerifierSettings:
             log_allowed_sample=env.parsed("LOG_DECISIONS_SAMPLE", 1.0, _parse_share),
             policy=policy,
             groups_header=groups_header.lower().encode("ascii"),
+            token_exchange=token_exchange,
             warnings=tuple(warnings),
         )
         env.check()
