@@ -3,102 +3,18 @@ keeping a GitHub token sealed under UPSTREAM_TOKEN_KEYS as the login keeps it.""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from authgate_issuer.oauth.issuance import TokenResponse, start_grant
 from authgate_issuer.settings import IssuerSettings
-from authgate_issuer.store.sealing import parse_sealing_keys
-from authgate_issuer.upstream.tokens import UpstreamToken, seal_token
 from authgate_shared import redis_keys
-from testsupport.admin_cli import CliResult, drain, jti_of, refresh, register, run
-from testsupport.issuer_ctx import issuer_context
+from testsupport.admin_cli import drain, jti_of, refresh, register, run
 from testsupport.token_clients import RESOURCE
-
-KEYS_VALUE = "k1:" + base64.b64encode(os.urandom(32)).decode()
-KEYS = parse_sealing_keys(KEYS_VALUE)
-OTHER_VALUE = "k9:" + base64.b64encode(os.urandom(32)).decode()
-HOUR = 3600
-
-
-@dataclass(frozen=True)
-class Made:
-    grant_id: str
-    tokens: TokenResponse
-
-
-def make(
-    settings: IssuerSettings,
-    client_id: str,
-    user: str,
-    github_id: str,
-    upstream: UpstreamToken | None,
-    *,
-    age: int = 0,
-    keys_value: str = KEYS_VALUE,
-) -> Made:
-    """A grant made ``age`` seconds ago keeping ``upstream`` sealed for it, as a login does."""
-    grant_id = os.urandom(16).hex()
-    sealed = ""
-    if upstream is not None:
-        keys = parse_sealing_keys(keys_value)
-        sealed = seal_token(keys, upstream, grant_id=grant_id, random=os.urandom)
-
-    async def go() -> TokenResponse:
-        then = time.time() - age
-        async with issuer_context(settings, clock=lambda: then) as ctx:
-            return await start_grant(
-                ctx,
-                client_id=client_id,
-                username=user,
-                github_id=github_id,
-                scope="mcp:read mcp:write",
-                resources=[RESOURCE],
-                grant_id=grant_id,
-                upstream_token=sealed,
-            )
-
-    return Made(grant_id, asyncio.run(go()))
-
-
-def secret_strings() -> list[str]:
-    """Every upstream token string this module seals (none may ever be printed)."""
-    return [
-        t for token in UPSTREAMS.values() for t in (token.access_token, token.refresh_token) if t
-    ]
-
-
-NOW = int(time.time())
-UPSTREAMS = {
-    "app": UpstreamToken(
-        "ghu_AppUserToken123", "ghr_AppRefresh456", expires_at=NOW + 8 * HOUR,
-        refresh_expires_at=NOW + 180 * 86400,
-    ),
-    "oauth": UpstreamToken("gho_OAuthAppToken789"),
-    "stale": UpstreamToken(
-        "ghu_StaleToken000", "ghr_StaleRefresh111", expires_at=NOW - HOUR,
-        refresh_expires_at=NOW + 86400,
-    ),
-    "dead": UpstreamToken(
-        "ghu_DeadToken222", "ghr_DeadRefresh333", expires_at=NOW - 2 * HOUR,
-        refresh_expires_at=NOW - HOUR,
-    ),
-    "foreign": UpstreamToken("gho_ForeignKeyToken444"),
-}  # fmt: skip
-
-
-def no_secret(*results: CliResult) -> None:
-    for result in results:
-        for secret in secret_strings():
-            assert secret not in result.out and secret not in result.err
+from testsupport.vault_grants import HOUR, KEYS_VALUE, OTHER_VALUE, UPSTREAMS, make, no_secret
 
 
 @pytest.fixture
