@@ -23,7 +23,11 @@ def test_metadata_document(client: TestClient, settings: IssuerSettings) -> None
     for field, path in EXPECTED_ENDPOINTS.items():
         assert doc[field] == "https://auth.example.com" + path
     assert doc["response_types_supported"] == ["code"]
-    assert doc["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert doc["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693, operator-created clients
+    ]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",

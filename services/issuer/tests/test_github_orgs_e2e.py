@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import jwt
+import orjson
 import pytest
 import redis
 
@@ -244,8 +245,10 @@ def test_github_token_is_sealed_at_rest_and_in_backups(
     sealed = grant_hash(redis_client, tokens)["upstream_token"]
     assert sealed.startswith("k1.")
     grant_id = tokens["refresh_token"].partition(".")[0]
-    github_token = open_sealed(parse_sealing_keys(K1), sealed, associated=grant_id)
-    assert github_token is not None and github_token.startswith(b"gho_")
+    plain = open_sealed(parse_sealing_keys(K1), sealed, associated=grant_id)
+    assert plain is not None  # the vault's record (upstream.tokens): JSON with the token
+    github_token = orjson.loads(plain)["access_token"].encode()
+    assert github_token.startswith(b"gho_")
     assert github_token not in _everything_in(redis_client)  # stand-in tokens: gho_...
     assert b"gho_" not in _everything_in(redis_client)
     assert "gho_" not in log_events(issuer)

@@ -93,10 +93,18 @@ def test_request_bodies(document: dict[str, Any]) -> None:
 
     token = body_schema(document, "/token", "post", FORM)
     assert token["required"] == ["grant_type"]
-    assert token["properties"]["grant_type"]["enum"] == ["authorization_code", "refresh_token"]
+    assert token["properties"]["grant_type"]["enum"] == [
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ]
     assert {"code", "redirect_uri", "code_verifier", "refresh_token", "client_id"} <= set(
         token["properties"]
     )
+    # RFC 8693 §2.1; registration never offers token exchange (only the operator grants it).
+    assert {"subject_token", "subject_token_type", "audience"} <= set(token["properties"])
+    registrable = str(register["properties"]["grant_types"])
+    assert "refresh_token" in registrable and "token-exchange" not in registrable
     assert token["properties"]["resource"]["type"] == "array"
     for path in ("/revoke", "/introspect"):
         form = body_schema(document, path, "post", FORM)

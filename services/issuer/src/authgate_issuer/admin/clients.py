@@ -25,6 +25,7 @@ from ..oauth.client_metadata import SECRET_METHODS
 from ..oauth.credentials import hash_secret, new_secret
 from ..store import grants as grants_store
 from ..store.clients import ClientRecord, delete_client, load_client
+from . import exchangers
 from . import usage as usage_mod
 from .common import NOT_FOUND, OK, Admin, CommandError, when
 
@@ -172,3 +173,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         parser.add_argument("client_id", metavar="ID")
         parser.add_argument("--json", action="store_true")
         parser.set_defaults(handler=handler)
+    exchangers.register(sub)

@@ -50,7 +50,9 @@ def _error(ctx: IssuerContext, auth: AuthorizationRequest, error: OAuthError) ->
     return pages.redirect(url)
 
 
-async def _login(ctx: IssuerContext, code: str) -> tuple[github.GitHubUser, str] | OAuthError:
+async def _login(
+    ctx: IssuerContext, code: str
+) -> tuple[github.GitHubUser, github.GitHubTokens] | OAuthError:
     try:
         return await github.sign_in(ctx.http, ctx.settings, code)
     except github.GitHubUnavailable as exc:
@@ -100,8 +102,8 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
     signed_in = await _login(ctx, github_code)
     if isinstance(signed_in, OAuthError):
         return _error(ctx, auth, signed_in)
-    user, github_token = signed_in
-    admitted = await access.admit(ctx, user, github_token, client_id=auth.client_id)
+    user, github_tokens = signed_in
+    admitted = await access.admit(ctx, user, github_tokens, client_id=auth.client_id)
     if isinstance(admitted, OAuthError):
         return _error(ctx, auth, admitted)
     # The policy's per-service allow: no code (and so no grant, no token) for a service the

@@ -3,9 +3,12 @@
 ``ALLOWED_GITHUB_USERS`` alone needs only the login (oauth.allowlist). With
 ``ALLOWED_GITHUB_ORGS`` or ``ALLOWED_GITHUB_TEAMS`` the user's active memberships are asked of
 GitHub (login.membership) with the token the login just obtained; the matched ones become the
-grant's ``groups``, and the token is kept, sealed for the grant that the code will create
-(``UPSTREAM_TOKEN_KEYS``, sealing), so every refresh can ask again (oauth.membership_recheck).
-A user who matches nothing is refused before any code or grant exists.
+grant's ``groups`` (every refresh asks again, oauth.membership_recheck). A user who matches
+nothing is refused before any code or grant exists.
+
+With ``UPSTREAM_TOKEN_KEYS`` configured (required with organisations or teams) the login's
+GitHub tokens are kept, sealed for the grant that the code will create (upstream.tokens): the
+upstream token vault, which token exchange (RFC 8693) draws on.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from ..context import IssuerContext
 from ..oauth.allowlist import is_allowed
 from ..oauth.credentials import new_id
 from ..oauth.errors import AccessDenied, OAuthError, ServerError, TemporarilyUnavailable
-from ..settings import IssuerSettings
-from ..store.sealing import open_sealed, seal
+from ..upstream import tokens as upstream_tokens
 from ..web import logs
 from . import github, membership
 
@@ -30,29 +32,24 @@ class Admitted:
     grant_id: str = ""
     """Chosen now when the GitHub token is sealed for it; "" lets /token choose."""
     upstream_token: str = field(default="", repr=False)
-    """The GitHub token sealed for ``grant_id``; "" when organisations are not checked."""
-
-
-def open_upstream_token(settings: IssuerSettings, sealed: str, *, grant_id: str) -> str | None:
-    """The GitHub token kept in grant ``grant_id``; None when absent or no key opens it."""
-    keys = settings.github.token_keys
-    if not sealed or keys is None:
-        return None
-    plain = open_sealed(keys, sealed, associated=grant_id)
-    return None if plain is None else plain.decode()
+    """The GitHub tokens sealed for ``grant_id``; "" when UPSTREAM_TOKEN_KEYS is not set."""
 
 
 async def admit(
-    ctx: IssuerContext, user: github.GitHubUser, token: str, *, client_id: str
+    ctx: IssuerContext, user: github.GitHubUser, tokens: github.GitHubTokens, *, client_id: str
 ) -> Admitted | OAuthError:
     """Admitted, or the OAuth error that refuses the login (access_denied when the user
     matches no list; temporarily_unavailable when GitHub cannot say)."""
     settings = ctx.settings
     listed = is_allowed(user.login, settings)
     if not settings.github.checks_membership:
-        return Admitted() if listed else _denied(user, client_id, "not on ALLOWED_GITHUB_USERS")
+        if not listed:
+            return _denied(user, client_id, "not on ALLOWED_GITHUB_USERS")
+        return _kept(ctx, tokens, groups=[])
     try:
-        groups = list((await membership.check(ctx.http, settings.github, token)).groups)
+        groups = list(
+            (await membership.check(ctx.http, settings.github, tokens.access_token)).groups
+        )
     except membership.UpstreamTokenRevoked:
         return AccessDenied("GitHub did not accept the login's token")
     except github.GitHubError as exc:
@@ -66,11 +63,26 @@ async def admit(
         return _denied(
             user, client_id, "not an allowed user nor an active member of an allowed org/team"
         )
-    keys = settings.github.token_keys
-    if keys is None:  # settings refuse orgs/teams without keys; never store a token in clear
+    if settings.github.token_keys is None:
+        # Settings refuse orgs/teams without keys; never store a token in clear.
         return ServerError("UPSTREAM_TOKEN_KEYS is not configured")
+    return _kept(ctx, tokens, groups=groups)
+
+
+def _kept(ctx: IssuerContext, tokens: github.GitHubTokens, *, groups: list[str]) -> Admitted:
+    """The login's tokens sealed for a grant id chosen now, when the vault is on."""
+    keys = ctx.settings.github.token_keys
+    if keys is None:
+        return Admitted(groups=groups)
     grant_id = new_id(ctx.random)
-    sealed = seal(keys, token.encode(), associated=grant_id, random=ctx.random)
+    token = upstream_tokens.from_response(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        refresh_token_expires_in=tokens.refresh_token_expires_in,
+        now=ctx.now(),
+    )
+    sealed = upstream_tokens.seal_token(keys, token, grant_id=grant_id, random=ctx.random)
     return Admitted(groups=groups, grant_id=grant_id, upstream_token=sealed)
 
 

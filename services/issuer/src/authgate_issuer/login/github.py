@@ -7,7 +7,8 @@ three exceptions, which /callback turns into an OAuth error redirect, never a 50
 
 * ``GitHubUnavailable`` (timeouts, connection errors, 5xx, rate limits, malformed bodies):
   ``temporarily_unavailable``, the client may simply retry;
-* ``GitHubDenied`` (the user's GitHub code is invalid or expired): ``access_denied``;
+* ``GitHubDenied`` (the user's GitHub code is invalid or expired, or a refresh token is dead):
+  ``access_denied``;
 * ``GitHubUnusableAccount`` (``/user`` answered, but without a valid numeric ``id`` or with a
   login GitHub never issues): ``access_denied`` too, since retrying gets the same answer;
 * ``GitHubError`` (our OAuth app is misconfigured, unexpected answers): ``server_error``.
@@ -16,7 +17,7 @@ three exceptions, which /callback turns into an OAuth error redirect, never a 50
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -54,6 +55,19 @@ class GitHubDenied(GitHubError):
 
 class GitHubUnusableAccount(GitHubError):
     """GitHub's ``/user`` describes an account we cannot identify safely (access_denied)."""
+
+
+@dataclass(frozen=True)
+class GitHubTokens:
+    """What GitHub's token endpoint issued. OAuth apps: an access token that does not expire.
+    GitHub Apps with expiring user tokens ("Refreshing user access tokens"): the access token
+    lives ``expires_in`` seconds (8 h) and comes with a refresh token for
+    ``refresh_token_expires_in`` seconds (6 months); each refresh replaces both."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_in: int | None = None
+    refresh_token_expires_in: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,35 +112,72 @@ def _token_body(response: httpx.Response) -> dict[str, Any]:
     return dict(parse_qsl(response.text))
 
 
-async def exchange_code(http: httpx.AsyncClient, settings: IssuerSettings, code: str) -> str:
-    """GitHub's access token for ``code`` (POST /login/oauth/access_token)."""
+def _lifetime(body: dict[str, Any], name: str) -> int | None:
+    """A positive lifetime in seconds (JSON numbers or form strings); None when absent."""
+    value = body.get(name)
+    try:
+        seconds = int(value) if isinstance(value, (int, str)) and value != "" else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+async def _token_request(
+    http: httpx.AsyncClient, settings: IssuerSettings, form: dict[str, str], *, call: str
+) -> GitHubTokens:
+    """POST /login/oauth/access_token with the app's credentials; GitHub's error codes come
+    with HTTP 200 and are told apart here."""
     request = http.build_request(
         "POST",
         f"{settings.github.base_url}/login/oauth/access_token",
         data={
             "client_id": settings.github.client_id,
             "client_secret": settings.github.client_secret,
-            "code": code,
-            "redirect_uri": settings.callback_url,
+            **form,
         },
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
     )
-    response = await _send(http, request, "access_token")
+    response = await _send(http, request, call)
     if response.status_code != 200:
         raise GitHubError(f"GitHub token endpoint answered {response.status_code}")
     body = _token_body(response)
     error = body.get("error")
     if error is not None:
-        metrics.github_error("access_token", str(error)[:40])
-    if error == "bad_verification_code":
-        raise GitHubDenied("GitHub refused the authorization code (expired or used)")
+        metrics.github_error(call, str(error)[:40])
+    if error in ("bad_verification_code", "bad_refresh_token"):
+        what = "refresh token" if "refresh_token" in form else "authorization code"
+        raise GitHubDenied(f"GitHub refused the {what} (expired, used or revoked)")
     if error is not None:
         # incorrect_client_credentials, redirect_uri_mismatch, ...: our app's configuration.
         raise GitHubError(f"GitHub token endpoint error: {str(error)[:64]}")
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
         raise GitHubUnavailable("GitHub's token response has no access_token")
-    return token
+    refresh = body.get("refresh_token")
+    return GitHubTokens(
+        access_token=token,
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        expires_in=_lifetime(body, "expires_in"),
+        refresh_token_expires_in=_lifetime(body, "refresh_token_expires_in"),
+    )
+
+
+async def exchange_code(
+    http: httpx.AsyncClient, settings: IssuerSettings, code: str
+) -> GitHubTokens:
+    """GitHub's tokens for the user's ``code``."""
+    form = {"code": code, "redirect_uri": settings.callback_url}
+    return await _token_request(http, settings, form, call="access_token")
+
+
+async def refresh_tokens(
+    http: httpx.AsyncClient, settings: IssuerSettings, refresh_token: str
+) -> GitHubTokens:
+    """New tokens for a GitHub App's expiring user token; the refresh token is spent by this
+    call (GitHub rotates it), so callers run it once per grant at a time (upstream.vault).
+    GitHubDenied (``bad_refresh_token``): the user revoked the app or the token expired."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    return await _token_request(http, settings, form, call="refresh_token")
 
 
 async def api_get(http: httpx.AsyncClient, url: str, *, token: str, call: str) -> httpx.Response:
@@ -176,12 +227,13 @@ async def fetch_user(http: httpx.AsyncClient, settings: IssuerSettings, token: s
 
 async def login(http: httpx.AsyncClient, settings: IssuerSettings, code: str) -> GitHubUser:
     """Exchange GitHub's code and read the user it belongs to."""
-    return await fetch_user(http, settings, await exchange_code(http, settings, code))
+    return (await sign_in(http, settings, code))[0]
 
 
 async def sign_in(
     http: httpx.AsyncClient, settings: IssuerSettings, code: str
-) -> tuple[GitHubUser, str]:
-    """``login``, keeping the user's GitHub token (for membership checks; never logged)."""
-    token = await exchange_code(http, settings, code)
-    return await fetch_user(http, settings, token), token
+) -> tuple[GitHubUser, GitHubTokens]:
+    """``login``, keeping the user's GitHub tokens (membership checks, the upstream token
+    vault; never logged)."""
+    tokens = await exchange_code(http, settings, code)
+    return await fetch_user(http, settings, tokens.access_token), tokens

@@ -22,7 +22,7 @@ import orjson
 from ..settings import IssuerSettings
 from .client_jwks import jwks_problem
 from .errors import InvalidClientMetadata, InvalidRedirectUri
-from .grants import GRANT_TYPES
+from .grants import REGISTRABLE_GRANT_TYPES
 from .redirect_uris import uri_problem, validate_redirect_uri
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
@@ -206,8 +206,9 @@ def validate_client_metadata(data: Mapping[str, Any], settings: IssuerSettings) 
     redirect_uris = _redirect_uris(data, settings)
     auth_method = _choice(data, "token_endpoint_auth_method", AUTH_METHODS, AUTH_METHODS[0])
     grant_types = _text_list(data, "grant_types", MAX_LIST) or ["authorization_code"]
-    if not set(grant_types) <= set(GRANT_TYPES):
-        raise InvalidClientMetadata(f"grant_types must be a subset of {', '.join(GRANT_TYPES)}")
+    if not set(grant_types) <= set(REGISTRABLE_GRANT_TYPES):
+        allowed = ", ".join(REGISTRABLE_GRANT_TYPES)
+        raise InvalidClientMetadata(f"grant_types must be a subset of {allowed}")
     if "authorization_code" not in grant_types:
         # refresh_token alone could never obtain a first token here.
         raise InvalidClientMetadata("grant_types must include authorization_code")

@@ -23,10 +23,11 @@ import dataclasses
 
 from ..context import IssuerContext
 from ..login import github, membership, service_access
-from ..login.access import open_upstream_token
 from ..store import grants
 from ..store.grants import Grant
-from ..store.sealing import key_id_of, seal
+from ..store.sealing import key_id_of
+from ..upstream import vault
+from ..upstream.tokens import UpstreamToken, open_token, seal_token
 from ..web import logs
 from .allowlist import is_allowed
 from .errors import InvalidGrant, TemporarilyUnavailable
@@ -62,12 +63,20 @@ async def _recheck_membership(ctx: IssuerContext, grant: Grant) -> Grant:
         if listed:
             return grant
         raise await _refuse(ctx, grant, "not on ALLOWED_GITHUB_USERS")
-    token = open_upstream_token(settings, grant.upstream_token, grant_id=grant.grant_id)
-    if token is None:
+    now = ctx.now()
+    try:
+        # Through the vault: a GitHub App's expiring token is refreshed first (single flight).
+        upstream = await vault.usable(ctx, grant)
+    except vault.NoUpstreamToken:
         if listed:
             return dataclasses.replace(grant, groups=[])
-        raise await _refuse(ctx, grant, "no GitHub token to re-check memberships with")
-    now = ctx.now()
+        raise await _refuse(ctx, grant, "no GitHub token to re-check memberships with") from None
+    except vault.UpstreamRevoked:
+        # The vault revoked the grant (GitHub refused its refresh token), or it is gone.
+        raise InvalidGrant("the refresh token is invalid, expired or revoked") from None
+    except vault.UpstreamUnavailable as exc:
+        return _unanswered(ctx, grant, listed=listed, now=now, reason=str(exc))
+    token = upstream.access_token
     try:
         found = await membership.check(ctx.http, settings.github, token)
     except membership.UpstreamTokenRevoked:
@@ -79,7 +88,7 @@ async def _recheck_membership(ctx: IssuerContext, grant: Grant) -> Grant:
     groups = list(found.groups)
     if not listed and not groups:
         raise await _refuse(ctx, grant, "no longer an active member of an allowed org/team")
-    resealed = _resealed(ctx, grant, token)
+    resealed = _resealed(ctx, grant, upstream)
     if not await grants.record_membership(
         ctx.redis, grant.grant_id, groups=groups, checked_at=now, upstream_token=resealed
     ):
@@ -118,11 +127,14 @@ def _unanswered(ctx: IssuerContext, grant: Grant, *, listed: bool, now: int, rea
     )
 
 
-def _resealed(ctx: IssuerContext, grant: Grant, token: str) -> str | None:
+def _resealed(ctx: IssuerContext, grant: Grant, token: UpstreamToken) -> str | None:
     """The token sealed under the current key when an older key sealed it (key rotation:
     every refreshed grant moves to the new key, so the old one can be retired once the grants
-    that were not refreshed have expired); None when it already uses the current key."""
+    that were not refreshed have expired); None when it already uses the current key, or when
+    the vault just refreshed (and stored) it."""
     keys = ctx.settings.github.token_keys
     if keys is None or key_id_of(grant.upstream_token) == keys.current_id:
         return None
-    return seal(keys, token.encode(), associated=grant.grant_id, random=ctx.random)
+    if open_token(keys, grant.upstream_token, grant_id=grant.grant_id) != token:
+        return None  # refreshed by the vault: stored under the current key already
+    return seal_token(keys, token, grant_id=grant.grant_id, random=ctx.random)

@@ -10,8 +10,9 @@ from urllib.parse import parse_qsl
 
 from .errors import InvalidRequest
 
-# Parameters that may legitimately repeat (RFC 8707 §2: "resource" may be given several times).
-MULTI_VALUED = frozenset({"resource"})
+# Parameters that may legitimately repeat (RFC 8707 §2: "resource" may be given several times;
+# RFC 8693 §2.1: so may "audience").
+MULTI_VALUED = frozenset({"resource", "audience"})
 
 
 class Params:

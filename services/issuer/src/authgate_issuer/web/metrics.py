@@ -87,6 +87,13 @@ class IssuerMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.upstream = Counter(
+            "authgate_issuer_upstream_tokens",
+            "The upstream token vault by event (exchange, refresh) and outcome (ok, denied,"
+            " no_token, revoked, unavailable)",
+            ["event", "outcome"],
+            registry=registry,
+        )
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """One finished request (route template, method, status, time to the end)."""
@@ -132,6 +139,18 @@ def client_document_fetch(outcome: str) -> None:
         raise ValueError(f"unknown document fetch outcome {outcome!r}")
     if (m := _CURRENT.get()) is not None:
         m.client_documents.labels(outcome).inc()
+
+
+UPSTREAM_EVENTS = frozenset({"exchange", "refresh"})
+UPSTREAM_OUTCOMES = frozenset({"ok", "denied", "no_token", "revoked", "unavailable"})
+
+
+def upstream(event: str, outcome: str) -> None:
+    """One token exchange or upstream refresh; both labels from fixed sets (bounded)."""
+    if event not in UPSTREAM_EVENTS or outcome not in UPSTREAM_OUTCOMES:
+        raise ValueError(f"unknown upstream metric {event!r}/{outcome!r}")
+    if (m := _CURRENT.get()) is not None:
+        m.upstream.labels(event, outcome).inc()
 
 
 def github_error(call: str, kind: str) -> None:

@@ -223,8 +223,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "security": CLIENT_AUTH,
         "requestBody": s.TOKEN_FORM,
         "responses": {
-            "200": _json("RFC 6749 §5.1", s.TOKEN_RESPONSE),
-            "400": _error("RFC 6749 §5.2, RFC 8707 §2", *TOKEN_ERRORS),
+            "200": _json("RFC 6749 §5.1; RFC 8693 §2.2.1 for token exchange", s.TOKEN_RESPONSE),
+            "400": _error("RFC 6749 §5.2, RFC 8707 §2, RFC 8693 §2.2.2", *TOKEN_ERRORS),
             "401": BAD_CLIENT,
             "413": TOO_LARGE,
             "429": TOO_MANY,

@@ -20,7 +20,7 @@ from ..oauth.client_metadata import (
     URL_MEMBERS,
 )
 from ..oauth.errors import ErrorCode
-from ..oauth.grants import GRANT_TYPES
+from ..oauth.grants import GRANT_TYPES, REGISTRABLE_GRANT_TYPES
 
 Schema = dict[str, Any]
 
@@ -64,7 +64,7 @@ _METADATA: dict[str, Schema] = {
         "type": "array",
         "minItems": 1,
         "maxItems": MAX_LIST,
-        "items": {"type": "string", "enum": list(GRANT_TYPES)},
+        "items": {"type": "string", "enum": list(REGISTRABLE_GRANT_TYPES)},
     },
     "response_types": {
         "type": "array",
@@ -137,7 +137,11 @@ def form(properties: dict[str, Schema], *required: str) -> Schema:
     """An ``application/x-www-form-urlencoded`` request body (RFC 6749 §3.2, Appendix B);
     ``resource`` repeats (RFC 8707 §2)."""
     schema: Schema = {"type": "object", "properties": properties, "required": list(required)}
-    encoding = {"resource": {"style": "form", "explode": True}} if "resource" in properties else {}
+    encoding = {
+        name: {"style": "form", "explode": True}
+        for name in ("resource", "audience")
+        if name in properties
+    }
     media: Schema = {"schema": schema, **({"encoding": encoding} if encoding else {})}
     return {"required": True, "content": {"application/x-www-form-urlencoded": media}}
 
@@ -160,6 +164,11 @@ TOKEN_FORM = form(
         "refresh_token": STRING,
         "scope": STRING,
         "resource": RESOURCES,
+        # RFC 8693 §2.1 (token exchange)
+        "subject_token": STRING,
+        "subject_token_type": STRING,
+        "requested_token_type": STRING,
+        "audience": {"type": "array", "items": STRING},
         **CLIENT_CREDENTIALS,
     },
     "grant_type",
@@ -179,16 +188,37 @@ CONSENT_FORM = form(
 )
 
 # RFC 6749 §5.1 (token_type is case-insensitive, RFC 6750 §4; this issuer sends "Bearer").
+_ISSUED_TOKEN: dict[str, Schema] = {
+    "access_token": {"type": "string", "minLength": 1},
+    "token_type": {"type": "string", "pattern": "^[Bb][Ee][Aa][Rr][Ee][Rr]$"},
+}
 TOKEN_RESPONSE: Schema = {
-    "type": "object",
-    "required": ["access_token", "token_type", "expires_in"],
-    "properties": {
-        "access_token": {"type": "string", "minLength": 1},
-        "token_type": {"type": "string", "pattern": "^[Bb][Ee][Aa][Rr][Ee][Rr]$"},
-        "expires_in": {"type": "integer", "minimum": 1},
-        "refresh_token": {"type": "string", "minLength": 1},
-        "scope": STRING,
-    },
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["access_token", "token_type", "expires_in"],
+            "properties": {
+                **_ISSUED_TOKEN,
+                "expires_in": {"type": "integer", "minimum": 1},
+                "refresh_token": {"type": "string", "minLength": 1},
+                "scope": STRING,
+            },
+            "not": {"required": ["issued_token_type"]},
+        },
+        {
+            # RFC 8693 §2.2.1: the user's upstream token; no expires_in when it never expires.
+            "type": "object",
+            "required": ["access_token", "token_type", "issued_token_type"],
+            "properties": {
+                **_ISSUED_TOKEN,
+                "issued_token_type": {
+                    "type": "string",
+                    "enum": ["urn:ietf:params:oauth:token-type:access_token"],
+                },
+                "expires_in": {"type": "integer", "minimum": 0},
+            },
+        },
+    ]
 }
 # RFC 7662 §2.2
 INTROSPECTION_RESPONSE: Schema = {

@@ -27,15 +27,18 @@ from ...web.rate_limits import Hit
 from ..errors import InvalidRequest, OAuthError, UnsupportedGrantType
 from ..issuance import TokenResponse
 from ..params import Params
-from . import authorization_code, refresh_token
+from . import authorization_code, refresh_token, token_exchange
 from .authorization_code import AuthorizationCodeRequest
 from .refresh_token import RefreshTokenRequest
+from .token_exchange import ExchangeResponse, TokenExchangeRequest
 
 R = TypeVar("R")
 F = TypeVar("F")
 
-TokenRequest = AuthorizationCodeRequest | RefreshTokenRequest
+TokenRequest = AuthorizationCodeRequest | RefreshTokenRequest | TokenExchangeRequest
 """A /token request, typed by its grant type (its ``grant_type`` field)."""
+TokenAnswer = TokenResponse | ExchangeResponse
+"""A successful /token answer (``body()`` is the JSON)."""
 
 
 class GrantType(Protocol[R, F]):
@@ -55,7 +58,7 @@ class GrantType(Protocol[R, F]):
 
     async def handle(
         self, ctx: IssuerContext, *, client: ClientRecord, request: R, prefetched: F
-    ) -> TokenResponse:
+    ) -> TokenAnswer:
         """The tokens, or the OAuth error that refuses them."""
         ...
 
@@ -63,16 +66,21 @@ class GrantType(Protocol[R, F]):
 _AUTHORIZATION_CODE: GrantType[AuthorizationCodeRequest, AuthorizationCode | None]
 _AUTHORIZATION_CODE = authorization_code
 _REFRESH_TOKEN: GrantType[RefreshTokenRequest, Grant | None] = refresh_token
+_TOKEN_EXCHANGE: GrantType[TokenExchangeRequest, None] = token_exchange
 
 GRANTS: dict[str, GrantType[Any, Any]] = {
     authorization_code.GRANT_TYPE: _AUTHORIZATION_CODE,
     refresh_token.GRANT_TYPE: _REFRESH_TOKEN,
+    token_exchange.GRANT_TYPE: _TOKEN_EXCHANGE,
 }
 """The registry: ``grant_type`` -> its grant module."""
 
 GRANT_TYPES = tuple(GRANTS)
-"""What the metadata advertises (RFC 8414 ``grant_types_supported``) and clients may register
-(RFC 7591 ``grant_types``): the registry's keys, so the three never disagree."""
+"""What the metadata advertises (RFC 8414 ``grant_types_supported``): the registry's keys."""
+REGISTRABLE_GRANT_TYPES = (authorization_code.GRANT_TYPE, refresh_token.GRANT_TYPE)
+"""What clients may register (RFC 7591 ``grant_types``, and metadata documents): token
+exchange hands out users' upstream tokens, so only the operator creates such clients
+(``authgate clients create-exchanger``)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,7 @@ async def prefetch(
 
 async def handle(
     ctx: IssuerContext, *, client: ClientRecord, form: TokenForm, prefetched: object
-) -> TokenResponse:
+) -> TokenAnswer:
     """Dispatch an authenticated client's request to its grant type (or raise its refusal)."""
     if form.grant is not None:
         form.grant.admit(client)
