@@ -244,3 +244,24 @@ def test_revoke_needs_exactly_one_target_and_keys_must_parse(env: dict[str, str]
     bad = run({**env, "UPSTREAM_TOKEN_KEYS": "k1:not-base64!"}, "grants", "list")
     assert bad.code == 2
     assert "UPSTREAM_TOKEN_KEYS" in bad.err and "not-base64" not in bad.err
+
+
+def test_a_damaged_grant_record_is_skipped_by_list_and_still_revoked(
+    app: TestClient, open_settings: IssuerSettings, env: dict[str, str], redis_client: redis.Redis
+) -> None:
+    alpha = register(app, "Alpha")
+    whole = make(open_settings, alpha.client_id, "octocat", "1", UPSTREAMS["app"])
+    # A partial hash written outside the issuer (e.g. by hand): no client, scope or expiry.
+    damaged = redis_keys.grant("d" * 32)
+    redis_client.hset(damaged, mapping={"username": "OctoCat", "github_id": "1"})
+
+    listed = run(env, "grants", "list", "--json")
+    assert listed.code == 0, listed.err
+    assert [r["grant_id"] for r in listed.json()] == [whole.grant_id]
+    assert f"grant {'d' * 32}: not a complete grant record, skipped" in listed.err
+    assert run(env, "grants", "show", "d" * 32).code == 1
+
+    revoked = run(env, "grants", "revoke", "--user", "octocat", "--json")
+    assert revoked.code == 0, revoked.err
+    assert revoked.json()["grants_revoked"] == 2  # revocation fails closed: the damaged one too
+    assert not redis_client.exists(damaged)

@@ -14,7 +14,6 @@ once. ``authgate tokens revoke --user`` is ``revoke_user`` too: one implementati
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,13 +53,13 @@ class UserFilter:
         )
 
 
-def _parse(grant_id: str, fields: Fields) -> Grant | None:
+def _parse(admin: Admin, grant_id: str, fields: Fields) -> Grant | None:
     """The grant, or None (reported on stderr) for a hash that is not a whole grant, e.g. one
     damaged outside the issuer: a listing must not stop at it."""
     try:
         return parse_grant(grant_id, fields)
     except (KeyError, ValueError, TypeError, orjson.JSONDecodeError):
-        print(f"authgate: grant {grant_id}: not a complete grant record, skipped", file=sys.stderr)
+        admin.err.write(f"authgate: grant {grant_id}: not a complete grant record, skipped\n")
         return None
 
 
@@ -147,7 +146,7 @@ async def list_grants(args: argparse.Namespace, admin: Admin) -> int:
         grant
         async for batch in find_grants(admin.redis, keep)
         for grant_id, fields in batch
-        if (grant := _parse(grant_id, fields)) is not None
+        if (grant := _parse(admin, grant_id, fields)) is not None
     ]
     found.sort(key=lambda g: (g.username.lower(), g.created_at, g.grant_id))
     now = admin.now()
@@ -164,7 +163,7 @@ async def list_grants(args: argparse.Namespace, admin: Admin) -> int:
 async def show(args: argparse.Namespace, admin: Admin) -> int:
     grant_id: str = args.grant_id
     raw = {} if "{" in grant_id or "}" in grant_id else await _hgetall(admin, grant_id)
-    grant = _parse(grant_id, raw) if raw else None
+    grant = _parse(admin, grant_id, raw) if raw else None
     if grant is None:
         raise CommandError(f"no live grant {grant_id}", NOT_FOUND)
     now = admin.now()
