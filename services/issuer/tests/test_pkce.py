@@ -42,6 +42,15 @@ def test_bad_verifiers_are_refused(verifier: str | None, error: type[Exception])
         pkce.verify(verifier, challenge("a" * 43))
 
 
+@pytest.mark.parametrize("length", [42, 129])
+def test_lengths_outside_43_to_128_are_refused_even_with_their_own_challenge(length: int) -> None:
+    # RFC 7636 §4.1: 43 to 128 characters. Paired with its own challenge, the verifier would pass
+    # the hash comparison, so only the length rule can refuse it.
+    verifier = "a" * length
+    with pytest.raises(InvalidGrant, match="43-128"):
+        pkce.verify(verifier, challenge(verifier))
+
+
 def test_plain_method_is_not_accepted() -> None:
     # With "plain" the challenge would equal the verifier; S256 only (OAuth 2.1 §4.1.1).
     verifier = "a" * 43
