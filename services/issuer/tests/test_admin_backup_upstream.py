@@ -1,11 +1,12 @@
 """Backups keep the users' GitHub tokens sealed; a restore brings them back, readable with the
-same UPSTREAM_TOKEN_KEYS and only with them."""
+same UPSTREAM_TOKEN_KEYS and only with them (``grants list``, the issuer's token exchange)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 import redis
@@ -26,6 +27,7 @@ from testsupport.admin_cli import (
 )
 from testsupport.issuer import issuer_env
 from testsupport.redis_server import RedisServer
+from testsupport.token_clients import RESOURCE
 from testsupport.vault_grants import (
     KEYS_VALUE,
     OTHER_VALUE,
@@ -52,6 +54,20 @@ def opened(server: RedisServer, settings: IssuerSettings, grant_id: str) -> str 
     assert grant is not None and grant.upstream_token
     token = open_token(settings.github.token_keys, grant.upstream_token, grant_id=grant_id)
     return None if token is None else token.access_token
+
+
+def exchange(app: TestClient, exchanger: CliResult, subject_token: str) -> httpx.Response:
+    """RFC 8693 token exchange at /token for the user's GitHub token, as the client that
+    ``authgate clients create-exchanger --json`` created."""
+    assert exchanger.code == 0, exchanger.err
+    client = exchanger.json()
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": subject_token,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "audience": "github",
+    }
+    return app.post("/token", data=form, auth=(client["client_id"], client["client_secret"]))
 
 
 def upstream_states(result: CliResult) -> dict[str, str]:
@@ -111,8 +127,15 @@ def test_backup_holds_only_ciphertext_and_restore_reopens_with_the_same_keys(
     )
     assert opened(scratch, issuer, github_app.grant_id) == UPSTREAMS["app"].access_token
     assert opened(scratch, issuer, oauth_app.grant_id) == UPSTREAMS["oauth"].access_token
-    # The restored grant works at the issuer (its refresh token, with the vault configured).
+    # The restored vault serves token exchange (RFC 8693) as before, and the grant refreshes.
+    exchanger = run(
+        same, "clients", "create-exchanger", "--name", "MCP", "--resource", RESOURCE, "--json"
+    )
     with open_app(issuer) as restored_app:
+        for made_grant, upstream in ((github_app, "app"), (oauth_app, "oauth")):
+            exchanged = exchange(restored_app, exchanger, made_grant.tokens.access_token)
+            assert exchanged.status_code == 200, exchanged.text
+            assert exchanged.json()["access_token"] == UPSTREAMS[upstream].access_token
         assert refresh(restored_app, alpha, github_app.tokens.refresh_token).status_code == 200
     no_secret(made, restored, after)
 
@@ -145,6 +168,16 @@ def test_restored_tokens_under_other_keys_are_unreadable_never_a_crash(
         issuer_env(scratch.url, keys_dir, ALLOWED_GITHUB_USERS="*", UPSTREAM_TOKEN_KEYS=OTHER_VALUE)
     )
     assert opened(scratch, issuer, sealed.grant_id) is None
+    exchanger = run(
+        other, "clients", "create-exchanger", "--name", "MCP", "--resource", RESOURCE, "--json"
+    )
+    with open_app(issuer) as restored_app:
+        refused = exchange(restored_app, exchanger, sealed.tokens.access_token)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
+    assert "sign in again" in refused.json()["error_description"]
+    assert upstream_states(run(other, "grants", "list", "--json")) == {
+        sealed.grant_id: "unreadable"
+    }  # the grant is kept: the right key may come back
     # Restoring the right key (first or after the new one) makes it readable again.
     both = {**other, "UPSTREAM_TOKEN_KEYS": f"{OTHER_VALUE},{KEYS_VALUE}"}
     assert upstream_states(run(both, "grants", "list", "--json")) == {sealed.grant_id: "active"}
