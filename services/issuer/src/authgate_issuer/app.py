@@ -24,6 +24,7 @@ from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_ran
 
 from .context import IssuerContext, open_context
 from .endpoints import (
+    account,
     authorize,
     callback,
     client_config,
@@ -156,6 +157,7 @@ def create_app(
         token,
         revoke,
         introspect,
+        account,
     ):
         app.include_router(module.router)
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 
+from ..account import sign_in
 from ..context import IssuerContext, get_context
 from ..login import access, github, service_access
 from ..oauth import consent_cookie
@@ -32,6 +33,7 @@ from ..oauth.params import parse_query
 from ..store import codes
 from ..store import pending as pending_store
 from ..web import logs, pages
+from . import account
 
 router = APIRouter()
 
@@ -79,6 +81,8 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
     except InvalidRequest:
         return _invalid()
     state = params.get("state")
+    if sign_in.is_account_state(state):  # the account page's own sign-in (endpoints.account)
+        return await account.finish_sign_in(request, ctx, params)
     pending = await pending_store.take_state(ctx.redis, state) if state else None
     if pending is None:
         logs.event("callback_refused", reason="unknown or used state")

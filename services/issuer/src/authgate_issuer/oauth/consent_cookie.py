@@ -6,7 +6,8 @@
   subdomain cannot plant one).
 * ``__Host-authgate-consent``: approvals remembered for *this browser and one client*, signed with
   the browser id mixed in, so a cookie copied to another browser, or an approval of client A,
-  never skips the consent page for client B (the MCP "confused deputy" rule).
+  never skips the consent page for client B (the MCP "confused deputy" rule). Each approval
+  also names its client id and scope, so the account page can list and forget them.
 
 The HMAC key is ``COOKIE_SECRET`` or is derived (HKDF, RFC 5869) from the current signing key, so
 every replica sharing the keys agrees without another secret to distribute.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 import orjson
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,7 +36,8 @@ BROWSER_COOKIE = "__Host-authgate-browser"
 APPROVALS_COOKIE = "__Host-authgate-consent"
 BROWSER_COOKIE_SECONDS = 400 * 86400  # the longest lifetime browsers accept
 REMEMBER_SECONDS = 30 * 86400
-MAX_APPROVALS = 20  # keeps the cookie well under the 4 KB browsers allow
+MAX_APPROVALS = 20
+MAX_APPROVALS_BYTES = 3000  # keeps the cookie well under the 4 KB browsers allow
 _derived: dict[str, bytes] = {}
 
 
@@ -88,20 +91,47 @@ def fingerprint(request: AuthorizationRequest) -> str:
     return hashlib.sha256(shape).hexdigest()[:32]
 
 
-def read_approvals(key: bytes, browser: str, cookie: str | None, now: int) -> dict[str, int]:
-    """Unexpired approvals (fingerprint -> expiry) of this browser; {} if absent or forged."""
+@dataclass(frozen=True)
+class Approval:
+    """One remembered approval, as the account page lists it."""
+
+    fingerprint: str
+    expires_at: int
+    client_id: str
+    """"" for an approval remembered before the cookie named its client."""
+    scope: str
+
+
+def _entries(key: bytes, browser: str, cookie: str | None, now: int) -> list[Approval]:
+    """Unexpired approvals of this browser, oldest first; [] if absent or forged. An entry is
+    ``[expiry, client id, scope]``, or the bare expiry older cookies hold."""
     if not cookie:
-        return {}
+        return []
     payload, _, mac = cookie.partition(".")
     if not hmac.compare_digest(mac, _mac(key, f"approvals|{browser}", payload)):
-        return {}
+        return []
     try:
         data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (ValueError, orjson.JSONDecodeError):
-        return {}
+        return []
     if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, int) and v > now}
+        return []
+    found = []
+    for fp, value in data.items():
+        entry = value if isinstance(value, list) else [value, "", ""]
+        if len(entry) == 3 and isinstance(entry[0], int) and entry[0] > now:
+            found.append(Approval(fp, entry[0], str(entry[1]), str(entry[2])))
+    return sorted(found, key=lambda a: a.expires_at)
+
+
+def read_approvals(key: bytes, browser: str, cookie: str | None, now: int) -> dict[str, int]:
+    """Unexpired approvals (fingerprint -> expiry) of this browser; {} if absent or forged."""
+    return {a.fingerprint: a.expires_at for a in _entries(key, browser, cookie, now)}
+
+
+def list_approvals(key: bytes, browser: str, cookie: str | None, now: int) -> list[Approval]:
+    """This browser's unexpired approvals, newest first (the account page)."""
+    return _entries(key, browser, cookie, now)[::-1]
 
 
 def is_remembered(
@@ -110,15 +140,32 @@ def is_remembered(
     return fingerprint(request) in read_approvals(key, browser, cookie, now)
 
 
+def _encode(key: bytes, browser: str, approvals: list[Approval]) -> str:
+    """The cookie value of ``approvals`` (oldest first); the oldest are dropped past the cap or
+    when the value would pass MAX_APPROVALS_BYTES (long client id URLs)."""
+    kept = approvals[-MAX_APPROVALS:]
+    while True:
+        data = {a.fingerprint: [a.expires_at, a.client_id, a.scope] for a in kept}
+        payload = base64.urlsafe_b64encode(orjson.dumps(data)).rstrip(b"=").decode()
+        if len(payload) <= MAX_APPROVALS_BYTES or len(kept) <= 1:
+            return f"{payload}.{_mac(key, f'approvals|{browser}', payload)}"
+        kept = kept[1:]
+
+
 def remember(
     key: bytes, browser: str, cookie: str | None, request: AuthorizationRequest, now: int
 ) -> str:
     """The new approvals cookie value with ``request`` added (oldest dropped past the cap)."""
-    approvals = read_approvals(key, browser, cookie, now)
-    approvals[fingerprint(request)] = now + REMEMBER_SECONDS
-    newest = dict(sorted(approvals.items(), key=lambda item: item[1])[-MAX_APPROVALS:])
-    payload = base64.urlsafe_b64encode(orjson.dumps(newest)).rstrip(b"=").decode()
-    return f"{payload}.{_mac(key, f'approvals|{browser}', payload)}"
+    mark = fingerprint(request)
+    approvals = [a for a in _entries(key, browser, cookie, now) if a.fingerprint != mark]
+    approvals.append(Approval(mark, now + REMEMBER_SECONDS, request.client_id, request.scope))
+    return _encode(key, browser, approvals)
+
+
+def forget(key: bytes, browser: str, cookie: str | None, fingerprints: set[str], now: int) -> str:
+    """The approvals cookie value without ``fingerprints`` ("" when none is left)."""
+    kept = [a for a in _entries(key, browser, cookie, now) if a.fingerprint not in fingerprints]
+    return _encode(key, browser, kept) if kept else ""
 
 
 def set_cookie_header(name: str, value: str, max_age: int) -> str:

@@ -86,6 +86,20 @@ BROWSER_COOKIE = {
     "required": False,
     "schema": s.STRING,
 }
+ACCOUNT_COOKIE = {**BROWSER_COOKIE, "name": "__Host-authgate-account"}
+ACCOUNT_FORM = s.form(
+    {
+        "csrf_token": s.STRING,
+        "action": {
+            "type": "string",
+            "enum": ["revoke", "revoke_all", "forget", "forget_all", "sign_out"],
+        },
+        "grant_id": s.STRING,
+        "approval": s.STRING,
+    },
+    "csrf_token",
+    "action",
+)
 CACHED = {"ETag": s.STRING, "Cache-Control": s.STRING}
 NOT_MODIFIED = {"description": "If-None-Match matched (RFC 9110 §15.4.5)"}
 TOKEN_ERRORS: tuple[ErrorCode, ...] = (
@@ -214,7 +228,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             BROWSER_COOKIE,
         ],
         "responses": {
-            "302": _redirect("to the client with code, state and iss, or an error (RFC 9207)"),
+            "302": _redirect(
+                "to the client with code, state and iss, or an error (RFC 9207); to /account "
+                "after an account page sign-in"
+            ),
             "400": {"description": "unknown or used state, or another browser", "content": HTML},
             "503": UNAVAILABLE,
         },
@@ -252,6 +269,30 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "401": BAD_CLIENT,
             "413": TOO_LARGE,
             "429": TOO_MANY,
+            "503": UNAVAILABLE,
+        },
+    },
+    ("/account", "get"): {
+        "parameters": [BROWSER_COOKIE, ACCOUNT_COOKIE, _query("done", s.STRING)],
+        "responses": {
+            "200": {"description": "the Connected apps page", "content": HTML},
+            "302": _redirect("no valid session: to GitHub's login, which returns to /callback"),
+            "503": UNAVAILABLE,
+        },
+    },
+    ("/account", "post"): {
+        "parameters": [BROWSER_COOKIE, ACCOUNT_COOKIE],
+        "requestBody": ACCOUNT_FORM,
+        "responses": {
+            "200": {"description": "signed out (the session cookie cleared)", "content": HTML},
+            "303": _redirect("done: back to the page with a status message"),
+            "400": {"description": "malformed form", "content": HTML},
+            "403": {
+                "description": "no valid session, CSRF check failed, or another origin",
+                "content": HTML,
+            },
+            "404": {"description": "no such grant of this user; nothing changed", "content": HTML},
+            "413": TOO_LARGE,
             "503": UNAVAILABLE,
         },
     },
