@@ -1,9 +1,10 @@
 """Grants keeping a user's GitHub token sealed, as a login with UPSTREAM_TOKEN_KEYS makes them,
 for tests of what the admin CLI shows, revokes, backs up and restores of them.
 
-Made by the issuer's own ``start_grant`` with a token sealed by ``upstream.tokens.seal_token``
-for the grant's id. ``UPSTREAMS`` holds recognisable token strings: tests assert that none of
-them is ever printed or written in clear (``secret_strings``).
+``make``: by the issuer's own ``start_grant`` with a token sealed by ``upstream.tokens.seal_token``
+for the grant's id; ``UPSTREAMS`` holds recognisable token strings, which tests assert are never
+printed or written in clear (``secret_strings``). ``sign_in``: a real login at a running issuer
+through the GitHub stand-in, whose token the issuer keeps itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import base64
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
+
+import httpx
 
 from authgate_issuer.oauth.issuance import TokenResponse, start_grant
 from authgate_issuer.settings import IssuerSettings
@@ -20,6 +24,8 @@ from authgate_issuer.store.sealing import parse_sealing_keys
 from authgate_issuer.upstream.tokens import UpstreamToken, seal_token
 
 from .admin_cli import CliResult
+from .browser_flow import Browser, new_pkce
+from .flows import RegisteredClient, register, token_request
 from .issuer_ctx import issuer_context
 from .token_clients import RESOURCE
 
@@ -101,3 +107,24 @@ def no_secret(*results: CliResult) -> None:
     for result in results:
         for secret in secret_strings():
             assert secret not in result.out and secret not in result.err
+
+
+def sign_in(issuer_url: str, login: str, resource: str) -> tuple[RegisteredClient, dict[str, Any]]:
+    """A new client registered at ``issuer_url`` and the token response of ``login``'s sign-in
+    (consent, the stand-in's login page, the code redeemed) for ``resource``."""
+    with httpx.Client(timeout=30) as http:
+        client = register(http, issuer_url)
+        pkce = new_pkce()
+        result = Browser(issuer_url).run(
+            client.client_id, client.redirect_uri, pkce, login=login, resources=[resource]
+        )
+        form = {
+            "grant_type": "authorization_code",
+            "code": result.code,
+            "redirect_uri": client.redirect_uri,
+            "code_verifier": pkce.verifier,
+        }
+        answer = token_request(http, issuer_url, client, form)
+    assert answer.status_code == 200, answer.text
+    tokens: dict[str, Any] = answer.json()
+    return client, tokens
