@@ -64,6 +64,8 @@ docs-serve: $(STAMP)
 docs-screenshots: $(STAMP) system-deps
 	$(BIN)/pytest -q -p no:randomly tests/test_browser_consent.py -k test_deny_sends_access_denied
 	cp artifacts/consent-page.png docs/assets/consent-page.png
+	$(BIN)/pytest -q -p no:randomly tests/test_account_page.py -k test_remembered_consents
+	cp artifacts/account-page.png docs/assets/account-page.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

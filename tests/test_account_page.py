@@ -4,7 +4,8 @@ against a real issuer, verifier, GitHub stand-in and Redis.
 A user signs in through the stand-in, sees their grants (and only theirs), revokes one or all,
 and the real verifier refuses the revoked tokens at once; forged, expired and cross-browser
 sessions, missing or wrong CSRF tokens and other users' grant ids change nothing. Screenshots
-go to artifacts/ (``account-page.png`` is the one in the docs).
+go to artifacts/ (``account-page.png``, from the remembered-consents test, is the one in the
+docs).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import orjson
@@ -26,7 +27,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from testsupport import chromium
 from testsupport.browser_flow import new_pkce
 from testsupport.echo_upstream import EchoUpstream
-from testsupport.flows import RegisteredClient, login, refresh, register
+from testsupport.flows import RegisteredClient, login, refresh, register, token_request
 from testsupport.stack import RESOURCE_A, Stack, StackOptions, running_stack
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -109,7 +110,7 @@ def test_user_sees_own_grants_and_a_revocation_reaches_the_verifier_at_once(
     _, beta_tokens = grant(http, stack, "Beta Tools", "octocat")
     _, other_tokens = grant(http, stack, "Gamma Other", "hubot")
     sign_in(page, stack, "octocat")
-    shot(page, "account-page")
+    shot(page, "account-grants")
     assert "Signed in with GitHub as octocat" in page.inner_text("body")
     listed = rows(page, "Applications that can use MCP services as you")
     assert not [row for row in listed if "Gamma Other" in row], "hubot's grant must not show"
@@ -273,22 +274,9 @@ def client_app() -> Iterator[EchoUpstream]:
     app.stop()
 
 
-def test_remembered_consents_are_listed_and_forgotten(
-    page: Page, stack: Stack, http: httpx.Client, client_app: EchoUpstream
-) -> None:
-    redirect_uri = f"{client_app.url}/callback"
-    client = register(
-        http, stack.issuer_url, public=True, name="Remembered App", redirect_uri=redirect_uri
-    )
-    query = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": redirect_uri,
-        "code_challenge": new_pkce().challenge,
-        "code_challenge_method": "S256",
-        "resource": RESOURCE_A,
-    }
-    authorize = f"{stack.issuer_url}/authorize?{urlencode(query)}"
+def approve_remembering(page: Page, stack: Stack, authorize: str, landing: str) -> dict[str, str]:
+    """The consent page with "Do not ask again" ticked, Approve, the stand-in's login; the query
+    the client's redirect URI received."""
     page.goto(authorize)
     assert page.title() == "Authorize access"
     page.get_by_label("Do not ask again").check()
@@ -296,19 +284,59 @@ def test_remembered_consents_are_listed_and_forgotten(
     page.wait_for_url(f"{stack.standin.url}/login/oauth/authorize?*")
     page.get_by_label("Login").fill("octocat")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{client_app.url}/callback?*")
+    page.wait_for_url(f"{landing}?*")
+    return dict(parse_qsl(urlsplit(page.url).query))
+
+
+def test_remembered_consents_are_listed_and_forgotten(
+    page: Page, stack: Stack, http: httpx.Client, client_app: EchoUpstream
+) -> None:
+    redirect_uri = f"{client_app.url}/callback"
+    client = register(
+        http, stack.issuer_url, public=True, name="Remembered App", redirect_uri=redirect_uri
+    )
+    pkce = new_pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": pkce.challenge,
+        "code_challenge_method": "S256",
+        "resource": RESOURCE_A,
+    }
+    authorize = f"{stack.issuer_url}/authorize?{urlencode(query)}"
+    code = approve_remembering(page, stack, authorize, redirect_uri)["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    form.update(code_verifier=pkce.verifier, resource=RESOURCE_A)
+    assert token_request(http, stack.issuer_url, client, form).status_code == 200
+    page.goto(authorize)  # remembered: straight to GitHub, no consent page
+    page.wait_for_url(f"{stack.standin.url}/login/oauth/authorize?*")
 
     sign_in(page, stack, "octocat")
+    granted = rows(page, "Applications that can use MCP services as you")
+    assert [row for row in granted if "Remembered App" in row]
     remembered = rows(page, "Consents remembered in this browser")
     assert len(remembered) == 1
     assert "Remembered App" in remembered[0] and client.client_id in remembered[0]
-    assert "mcp:*" in remembered[0]
-    shot(page, "account-remembered")
+    assert "mcp:*" in remembered[0] and "UTC" in remembered[0]
+    shot(page, "account-page")
     page.get_by_role(
         "button", name=f"Forget the consent to Remembered App ({client.client_id})"
     ).click()
     page.wait_for_url(f"{stack.issuer_url}/account?done=forgotten")
     assert rows(page, "Consents remembered in this browser") == []
     assert "This browser remembers no consent" in page.inner_text("body")
+    assert [row for row in rows(page, "Applications") if "Remembered App" in row], (
+        "forgetting a consent must not revoke the grant"
+    )
     page.goto(authorize)
     assert page.title() == "Authorize access", "a forgotten consent must be asked again"
+
+    approve_remembering(page, stack, authorize, redirect_uri)
+    page.goto(f"{stack.issuer_url}/account")
+    assert len(rows(page, "Consents remembered in this browser")) == 1
+    page.get_by_role("button", name="Forget all").click()
+    page.wait_for_url(f"{stack.issuer_url}/account?done=forgotten_all")
+    assert rows(page, "Consents remembered in this browser") == []
+    page.goto(authorize)
+    assert page.title() == "Authorize access"
