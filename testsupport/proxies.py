@@ -9,7 +9,8 @@ plain http (the resources stay ``https://``, as behind a TLS-terminating balance
 admin endpoint off.
 
 The example gateway: issuer on ``auth.<domain>``, ``mcp-a.<domain>``, and ``tools.<domain>``
-with ``/github`` and ``/jira``.
+with ``/github`` and ``/jira``; also ``/github-mcp``, the service whose route copies the
+verifier's ``Authorization`` (upstream-token injection, ``tests/test_upstream_injection.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ GITHUB = f"https://{TOOLS_HOST}/github"
 JIRA = f"https://{TOOLS_HOST}/jira"
 RESOURCES = (MCP_A, GITHUB, JIRA)
 """The example gateway's services: ALLOWED_RESOURCES of its issuer and verifier."""
+GITHUB_MCP = f"https://{TOOLS_HOST}/github-mcp"
+"""The injecting service's resource (its route copies Authorization from the verifier's 200);
+a service of the example gateway only where a test lists it (ALLOWED_RESOURCES, policy file)."""
+NO_UPSTREAM = "127.0.0.1:9"
+"""An upstream address nothing listens on (the discard port): a route no test uses."""
 _NGINX_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
@@ -65,6 +71,7 @@ class Placeholders:
     github: str
     jira: str
     domain: str = DOMAIN
+    github_mcp: str = NO_UPSTREAM
 
     def env(self, kind: str) -> dict[str, str]:
         if kind == "nginx":
@@ -83,6 +90,7 @@ class Placeholders:
             "MCP_A_UPSTREAM": self.mcp_a,
             "GITHUB_UPSTREAM": self.github,
             "JIRA_UPSTREAM": self.jira,
+            "GITHUB_MCP_UPSTREAM": self.github_mcp,
         }
 
 
@@ -236,12 +244,16 @@ def start_proxy(
     port: int | None = None,
 ) -> ProxyProcess:
     """``kind`` with the shipped config, in front of the verifier(s) (balanced round-robin),
-    the issuer (``host:port``) and the upstreams of ``mcp_a``, ``github`` and ``jira``."""
+    the issuer (``host:port``) and the upstreams of ``mcp_a``, ``github``, ``jira`` and,
+    optionally, ``github_mcp``."""
     values = Placeholders(
         verifiers=tuple(f"127.0.0.1:{p}" for p in verifier_ports),
         issuer=issuer,
         mcp_a=f"127.0.0.1:{upstreams['mcp_a']}",
         github=f"127.0.0.1:{upstreams['github']}",
         jira=f"127.0.0.1:{upstreams['jira']}",
+        github_mcp=f"127.0.0.1:{upstreams['github_mcp']}"
+        if "github_mcp" in upstreams
+        else NO_UPSTREAM,
     )
     return ProxyProcess(kind, directory, values, port).start()

@@ -190,12 +190,16 @@ def test_interpret_maps_every_answer_of_the_exchange() -> None:
 
     assert run(ok(expires_in=28800)) == ("ok", Issued(UPSTREAM.encode(), 28800))
     assert run(ok()) == ("ok", Issued(UPSTREAM.encode(), None))
-    no_token = error(400, "invalid_request", "the grant keeps no upstream token")
-    assert run(no_token) == ("no_upstream_token", NO_UPSTREAM_TOKEN)
-    assert run(error(400, "invalid_request", "subject_token is revoked")) == (
-        "invalid_token",
-        SUBJECT_REFUSED,
+    no_token = error(
+        400, "invalid_request", "this grant keeps no upstream token; the user must sign in again"
     )
+    assert run(no_token) == ("no_upstream_token", NO_UPSTREAM_TOKEN)
+    for refused in (
+        "subject_token is not an active access token",
+        "subject_token was not issued for a service of this client",
+        "the user's upstream authorization was revoked; sign in again",
+    ):
+        assert run(error(400, "invalid_request", refused)) == ("invalid_token", SUBJECT_REFUSED)
     for code, status in (("invalid_client", 401), ("unauthorized_client", 400)):
         assert run(error(status, code)) == ("misconfigured", UNAVAILABLE)
     assert run(error(400, "invalid_target")) == ("misconfigured", UNAVAILABLE)
@@ -301,7 +305,7 @@ async def test_revoked_token_is_refused_at_once_and_its_upstream_token_dropped(e
             "invalid_token",
         ),
         (
-            error(400, "invalid_request", "this grant keeps no upstream token"),
+            error(400, "invalid_request", "this grant keeps no upstream token; sign in again"),
             403,
             "access_denied",
             "no_upstream_token",

@@ -78,6 +78,7 @@ UNAVAILABLE = Denial(
     "upstream_unavailable",
     "upstream token unavailable, retry shortly",
 )
+NO_TOKEN_TEXT = "keeps no upstream token"
 OUTCOMES = ("ok", "no_upstream_token", "invalid_token", "unavailable", "misconfigured", "invalid")
 """Labels of ``authgate_verifier_upstream_exchanges_total``: a fixed set."""
 
@@ -109,7 +110,10 @@ def interpret(status: int, body: bytes) -> tuple[str, Issued | Denial]:
             return "invalid", UNAVAILABLE
         return "ok", Issued(token.encode("ascii"), expires_in)
     error, description = data.get("error"), str(data.get("error_description", ""))
-    if error == INVALID_REQUEST and "upstream" in description.lower():
+    # RFC 8693 §2.2.2 has one code for every unusable subject token; the issuer's description
+    # tells the grant without an upstream token (a new sign-in helps, the token itself is live)
+    # from a revoked or foreign token (oauth/grants/token_exchange.py, upstream/vault.py).
+    if error == INVALID_REQUEST and NO_TOKEN_TEXT in description.lower():
         return "no_upstream_token", NO_UPSTREAM_TOKEN
     if error == INVALID_REQUEST:
         return "invalid_token", SUBJECT_REFUSED
