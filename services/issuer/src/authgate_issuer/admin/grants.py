@@ -111,6 +111,16 @@ async def revoke_user(redis: aioredis.Redis, who: UserFilter) -> Revoked:
     return revoked
 
 
+async def revoke_user_command(admin: Admin, who: UserFilter) -> dict[str, Any]:
+    """``revoke_user`` with the result both ``grants revoke`` and ``tokens revoke`` print;
+    CommandError (not found) when the user had nothing live."""
+    revoked = await revoke_user(admin.redis, who)
+    if not revoked.grants and not revoked.jtis:
+        name = f"user {who.login}" if who.login is not None else f"GitHub id {who.github_id}"
+        raise CommandError(f"{name} has no live grants", NOT_FOUND)
+    return who.as_dict() | {"grants_revoked": revoked.grants, "tokens_revoked": len(revoked.jtis)}
+
+
 async def client_names(
     redis: aioredis.Redis, client_ids: set[str], now: float
 ) -> dict[str, str | None]:
@@ -212,15 +222,7 @@ async def revoke(args: argparse.Namespace, admin: Admin) -> int:
             raise CommandError(f"no live grant {grant_id}", NOT_FOUND)
         result = {"grant_id": grant_id, "grants_revoked": 1, "tokens_revoked": len(jtis)}
     else:
-        who = _user_filter(args)
-        revoked = await revoke_user(admin.redis, who)
-        if not revoked.grants and not revoked.jtis:
-            name = f"user {who.login}" if who.login is not None else f"GitHub id {who.github_id}"
-            raise CommandError(f"{name} has no live grants", NOT_FOUND)
-        result = who.as_dict() | {
-            "grants_revoked": revoked.grants,
-            "tokens_revoked": len(revoked.jtis),
-        }
+        result = await revoke_user_command(admin, _user_filter(args))
     if args.json:
         admin.json(result)
     else:

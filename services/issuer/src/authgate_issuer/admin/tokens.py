@@ -89,14 +89,8 @@ async def revoke(args: argparse.Namespace, admin: Admin) -> int:
         result = {"client_id": args.client, "grants_revoked": grants}
     else:
         # The same revocation as ``authgate grants revoke --user``.
-        revoked = await grants_mod.revoke_user(admin.redis, grants_mod.UserFilter(login=args.user))
-        if not revoked.grants and not revoked.jtis:
-            raise CommandError(f"user {args.user} has no live tokens", NOT_FOUND)
-        result = {
-            "user": args.user,
-            "grants_revoked": revoked.grants,
-            "tokens_revoked": len(revoked.jtis),
-        }
+        who = grants_mod.UserFilter(login=args.user)
+        result = await grants_mod.revoke_user_command(admin, who)
     if args.json:
         admin.json(result)
     else:
