@@ -118,7 +118,10 @@ def exchange_resources(client: ClientRecord) -> frozenset[str]:
 async def handle(
     ctx: IssuerContext, *, client: ClientRecord, request: TokenExchangeRequest, prefetched: None
 ) -> ExchangeResponse:
-    check_request(ctx, request)
+    try:
+        check_request(ctx, request)
+    except OAuthError as error:
+        raise _refused(client, None, error) from None
     found = await find_live_token(ctx, request.subject_token)
     if not isinstance(found, AccessToken):
         raise _refused(client, None, InvalidRequest("subject_token is not an active access token"))
