@@ -120,15 +120,15 @@ async def handle(
 ) -> ExchangeResponse:
     try:
         check_request(ctx, request)
-    except OAuthError as error:
-        raise _refused(client, None, error) from None
+    except OAuthError as malformed:
+        raise _refused(client, None, malformed) from None
     found = await find_live_token(ctx, request.subject_token)
     if not isinstance(found, AccessToken):
         raise _refused(client, None, InvalidRequest("subject_token is not an active access token"))
     services = set(jwt_claims.audiences(found.claims)) & exchange_resources(client)
     if not services:
-        error = InvalidRequest("subject_token was not issued for a service of this client")
-        raise _refused(client, found, error)
+        foreign = InvalidRequest("subject_token was not issued for a service of this client")
+        raise _refused(client, found, foreign)
     grant = await grants.load_grant(ctx.redis, redis_keys.grant_id_of_jti(str(found.claims["jti"])))
     if grant is None or services.isdisjoint(grant.resources):
         raise _refused(client, found, InvalidRequest("subject_token's grant is gone"))
@@ -137,8 +137,8 @@ async def handle(
     except vault.NoUpstreamToken as exc:
         raise _refused(client, found, InvalidRequest(str(exc)), outcome=exc.outcome) from None
     except vault.UpstreamRevoked:
-        error = InvalidRequest("the user's upstream authorization was revoked; sign in again")
-        raise _refused(client, found, error, outcome="revoked") from None
+        revoked = InvalidRequest("the user's upstream authorization was revoked; sign in again")
+        raise _refused(client, found, revoked, outcome="revoked") from None
     except vault.UpstreamUnavailable as exc:
         unavailable = TemporarilyUnavailable(f"{exc}; retry shortly")
         raise _refused(client, found, unavailable, outcome="unavailable") from None
