@@ -92,6 +92,15 @@ cover what the per-component suites do not; the rest of the index points at thos
     tests/test_cimd_e2e.py::test_a_document_client_completes_the_whole_flow (the consent page's warning)
 * client assertion replay, wrong audience, expired or long-lived, forged (another key, HS256 with the public key, ``alg: none``)
     tests/test_private_key_jwt.py::test_a_jti_is_used_once, ::test_the_claims_are_checked, ::test_the_signature_must_be_the_clients
+**Account page** (``/account``)
+* CSRF (missing, wrong or non-ASCII token; a cross-site post)
+    tests/test_account_page.py::test_another_users_grant_and_bad_csrf_tokens_change_nothing; services/issuer/tests/test_account_parts.py::test_csrf_token_is_bound_to_the_browser_and_the_session
+* revoking another user's grant
+    tests/test_account_page.py::test_another_users_grant_and_bad_csrf_tokens_change_nothing; services/issuer/tests/test_user_grants.py::test_revoked_and_foreign_ids_are_dropped
+* forged, expired or copied (other browser) session
+    tests/test_account_page.py::test_forged_expired_and_other_browsers_sessions_mean_signing_in_again; services/issuer/tests/test_account_parts.py::test_session_round_trips_only_for_its_browser_and_until_it_expires
+* framing, caching, injection through client names
+    tests/test_account_page.py::test_page_headers_and_sign_out; services/issuer/tests/test_account_parts.py::test_page_escapes_every_value_and_labels_every_button
 **Input, abuse, secrets**
 * malformed input (property-based, schemathesis)
     tests/test_properties.py, tests/test_schemathesis.py

@@ -16,6 +16,7 @@ from authgate_issuer.store import grants
 from authgate_issuer.store.user_grants import grants_of_user
 from authgate_shared import redis_keys
 from testsupport.admin_cli import admin_env, run
+from testsupport.browser_flow import store_client
 from testsupport.issuer_ctx import issuer_context
 
 
@@ -102,13 +103,14 @@ def test_rotation_moves_the_index_score_to_the_new_expiry(
     assert score is not None and score > 1000
 
 
-def test_restore_rebuilds_the_index_and_purge_scan_prunes_it(
+def test_restore_rebuilds_the_index_and_purge_scan_prunes_and_fills_it(
     settings: IssuerSettings,
     redis_client: redis.Redis,
     redis_url: str,
     keys_dir: Path,
     tmp_path: Path,
 ) -> None:
+    store_client(redis_client, ["https://app.example.com/cb"], client_id="c1")  # a live client
     gid = _start(settings, "c1")
     env = admin_env(redis_url, keys_dir)
     file = tmp_path / "backup.jsonl"
@@ -126,4 +128,14 @@ def test_restore_rebuilds_the_index_and_purge_scan_prunes_it(
     result = run(env, "purge-expired", "--scan", "--json")
     assert result.code == 0, result.err
     assert result.json()["user_grants_entries"] == 2
+    assert result.json()["user_grants_entries_added"] == 0
     assert {m.decode() for m in redis_client.zrange(index, 0, -1)} == {gid}
+
+    # A grant written before the index existed is filed by the scan, with its expiry.
+    redis_client.delete(index)
+    filed = run(env, "purge-expired", "--scan", "--json")
+    assert filed.code == 0, filed.err
+    assert filed.json()["user_grants_entries_added"] == 1
+    expiry = int(redis_client.hget(redis_keys.grant(gid), "expiry"))
+    assert redis_client.zscore(index, gid) == expiry
+    assert redis_client.ttl(index) > 0

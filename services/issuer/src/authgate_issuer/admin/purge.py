@@ -23,6 +23,7 @@ SCAN_COUNTS = [
     *["user_tokens_entries", "orphan_sets"],
     *DEFAULT_COUNTS[2:],
     "schedule_entries_added",
+    "user_grants_entries_added",
 ]
 
 

@@ -96,14 +96,16 @@ class Scan:
             self.counts[label] += await self.redis.zrem(key, *dead)
 
     async def orphan_grants(self) -> None:
-        """Grants whose client is gone but which no index names any more."""
+        """Grants whose client is gone but which no index names any more; and live grants
+        missing from their user's index (written before it existed), filed there."""
         async for keys in scan(self.redis, redis_keys.all_grants_pattern()):
             self.scanned(len(keys), "grants")
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.hget(key, "client_id")
-                owners = await pipe.execute()
-            clients = [text(o) if o is not None else "" for o in owners]
+                    pipe.hmget(key, "client_id", "github_id", "expiry")
+                fields = await pipe.execute()
+            await self._file_in_user_index(keys, fields)
+            clients = [text(f[0]) if f[0] is not None else "" for f in fields]
             alive = await self._exists([redis_keys.client(c) for c in clients if c])
             present = dict(zip([c for c in clients if c], alive, strict=True))
             for key, client_id in zip(keys, clients, strict=True):
@@ -112,6 +114,22 @@ class Scan:
                         self.redis, redis_keys.id_from_key(key)
                     )
                     self.counts["grants_of_deleted_clients"] += existed
+
+    async def _file_in_user_index(self, keys: list[str], fields: list[list[object]]) -> None:
+        found = []
+        for key, (_, github_id, expiry) in zip(keys, fields, strict=True):
+            if github_id is not None and text(expiry or "").isdigit():
+                found.append((redis_keys.id_from_key(key), text(github_id), int(text(expiry))))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for grant_id, github_id, _ in found:
+                pipe.zscore(redis_keys.user_grants(github_id), grant_id)
+            scores = await pipe.execute()
+        now = int(self.now)
+        for (grant_id, github_id, expiry), score in zip(found, scores, strict=True):
+            if score is None and expiry > now:
+                index = redis_keys.user_grants(github_id)
+                await grants_store.INDEX(self.redis, keys=[index], args=[grant_id, expiry, now])
+                self.counts["user_grants_entries_added"] += 1
 
     async def jti_sets(self) -> None:
         """Per-grant jti sets and per-user indexes: drop jtis whose token record is gone."""
