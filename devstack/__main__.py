@@ -1,8 +1,9 @@
 """``make run`` / ``python -m devstack``: the whole gateway on this machine, in the foreground.
 
 Redis, the issuer, the verifier, the GitHub stand-in (unless GITHUB_CLIENT_ID is set) and a demo
-MCP server behind Traefik (or nginx, or Caddy: ``--proxy``); logs prefixed with the service name;
-Ctrl-C stops everything.
+MCP server behind Traefik (or nginx, or Caddy: ``--proxy``); with Traefik also two "GitHub tools"
+demo servers that call GitHub's API as the signed-in user (token exchange, and injection by the
+verifier); logs prefixed with the service name; Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 from .gateway import PROXIES, choose_proxy, installed
 from .redis_bin import find_redis_server
-from .stack import DEFAULT_PORTS, Plan, busy_ports, children, write_cli_env
+from .stack import DEFAULT_PORTS, Plan, busy_ports, children, port_flag, write_cli_env
 from .supervisor import Supervisor
+from .upstream_demo import EXCHANGE_PATH, INJECTED_PATH
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -22,7 +24,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name, default in DEFAULT_PORTS.items():
         env_name = f"DEVSTACK_{name.upper()}_PORT"
         parser.add_argument(
-            f"--{name}-port",
+            port_flag(name),
             type=int,
             default=int(os.environ.get(env_name, default)),
             help=f"default {default} (env {env_name})",
@@ -56,6 +58,12 @@ def banner(plan: Plan) -> list[str]:
         f"  issuer:    {plan.url('issuer')}  (metadata: /.well-known/oauth-authorization-server)",
         f"  verifier:  {plan.url('verifier')}",
     ]
+    if plan.github_tools:
+        gateway = plan.url("gateway")
+        lines += [
+            f"  GitHub tools (token exchange):  {gateway}{EXCHANGE_PATH}/mcp  (tool github_whoami)",
+            f"  GitHub tools (injected token):  {gateway}{INJECTED_PATH}/mcp",
+        ]
     if plan.dev_login:
         lines.append(f"  GitHub stand-in (dev login, pick any user name): {plan.url('github')}")
     lines += [

@@ -51,6 +51,12 @@ def build_app(allowed_hosts: list[str]) -> Starlette:
         headers = ctx.headers or {}
         return headers.get("x-user-name", "") or "(no X-User-Name header)"
 
+    return http_app(server, allowed_hosts)
+
+
+def http_app(server: MCPServer[object], allowed_hosts: list[str]) -> Starlette:
+    """``server`` over streamable HTTP at ``/mcp``, with ``/health``, the header/body check and
+    CORS for browser clients; also the GitHub tools demo's (demo_github_mcp)."""
     # DNS-rebinding protection stays on: only the public hosts of the gateway are accepted.
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -76,8 +82,7 @@ async def _health(_: Request) -> Response:
     return JSONResponse({"status": "healthy"})
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="demo-mcp", description="Demo MCP server (echo tool)")
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -87,10 +92,19 @@ def main(argv: list[str] | None = None) -> None:
         help="Host header value the server accepts (repeatable; host:* for any port); "
         "also DEMO_MCP_ALLOWED_HOSTS, comma-separated. Default: loopback on any port.",
     )
-    args = parser.parse_args(argv)
+
+
+def allowed_hosts(args: argparse.Namespace) -> list[str]:
     extra = [h.strip() for h in os.environ.get("DEMO_MCP_ALLOWED_HOSTS", "").split(",")]
-    hosts = [*args.allowed_host, *(h for h in extra if h)] or list(LOCAL_HOSTS)
-    uvicorn.run(build_app(hosts), host=args.host, port=args.port, log_level="warning")
+    return [*args.allowed_host, *(h for h in extra if h)] or list(LOCAL_HOSTS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="demo-mcp", description="Demo MCP server (echo tool)")
+    add_server_arguments(parser)
+    args = parser.parse_args(argv)
+    app = build_app(allowed_hosts(args))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

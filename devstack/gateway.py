@@ -4,7 +4,9 @@ nginx or Caddy on request.
 Traefik runs the shipped ``deploy/traefik/dynamic.yml`` itself, not a copy: the file is a Go
 template, and its optional ``MCP_A_HOST``/``MCP_A_RESOURCE`` make its ``mcp-a`` service this
 stack's one loopback service (``http://127.0.0.1:<gateway port>``). Only the static side (the
-entry point on loopback) is given here, on the command line. nginx and Caddy run
+entry point on loopback) is given here, on the command line. With the GitHub tools demos the file
+provider reads a directory instead: a link to that same file beside the demos' routes
+(``demo_routes``). nginx and Caddy run
 ``devstack/proxy/``, one-host versions of their shipped configs (their site/server blocks name
 the hosts, which cannot be swapped without rewriting them).
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from testsupport.proxies import NGINX_MAIN, SHIPPED, render_nginx, traefik_binary
+
+from .demo_routes import demo_routes
 
 PROXIES = ("traefik", "nginx", "caddy")
 PROXY_CONFIGS = Path(__file__).resolve().parent / "proxy"
@@ -39,10 +43,11 @@ def choose_proxy() -> str | None:
 
 
 def proxy_command(
-    kind: str, ports: dict[str, int], directory: Path
+    kind: str, ports: dict[str, int], directory: Path, *, github_tools: bool = False
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and added environment of ``kind`` in front of the demo server, with its
     resource bound in the auth address and the host pinned, like the shipped ``deploy/`` configs.
+    ``github_tools`` (Traefik): also the GitHub tools demo services (``demo_routes``).
     """
     gateway = ports["gateway"]
     host = f"127.0.0.1:{gateway}"
@@ -51,7 +56,11 @@ def proxy_command(
     upstream = f"127.0.0.1:{ports['mcp']}"
     issuer = f"127.0.0.1:{ports['issuer']}"
     if kind == "traefik":
-        return _traefik(gateway, resource, verifier, upstream, issuer)
+        args, env = _traefik(gateway, resource, verifier, upstream, issuer)
+        if github_tools:
+            args = [a for a in args if not a.startswith("--providers.file.filename=")]
+            args.append(f"--providers.file.directory={_dynamic_directory(ports, directory)}")
+        return args, env
     values = {
         "MCP_HOST": host,
         "MCP_RESOURCE": quote(resource, safe=""),
@@ -105,3 +114,15 @@ def _traefik(
         "JIRA_UPSTREAM": upstream,
     }
     return args, env
+
+
+def _dynamic_directory(ports: dict[str, int], directory: Path) -> Path:
+    """Traefik's file provider directory: the shipped file itself (a link, not a copy) beside
+    the GitHub tools demo routes, which use its ``strip-identity`` middleware."""
+    dynamic = directory / "dynamic"
+    dynamic.mkdir(parents=True, exist_ok=True)
+    shipped = dynamic / "authgate.yml"
+    shipped.unlink(missing_ok=True)
+    shipped.symlink_to(SHIPPED["traefik"])
+    (dynamic / "demo-github.yml").write_text(demo_routes(ports))
+    return dynamic

@@ -5,6 +5,7 @@ Caddy are chosen with ``--proxy`` / ``DEVSTACK_PROXY``."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -58,6 +59,8 @@ def test_make_run_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         shown = [line for line in lines if line.startswith("devstack")]
         assert any(line.endswith(f"  curl -i {gateway}") for line in shown), shown
         assert any(line.endswith(f"MCP server (traefik): {gateway}") for line in shown), shown
+        tools = f"http://127.0.0.1:{ports['gateway']}/github/mcp  (tool github_whoami)"
+        assert any(line.endswith(f"GitHub tools (token exchange):  {tools}") for line in shown)
         assert any(line.startswith("issuer   | ") for line in lines)
         response = httpx.get(gateway, timeout=10)
         assert response.status_code == 401
@@ -119,6 +122,33 @@ def test_make_run_runs_the_shipped_traefik_file_itself(tmp_path: Path) -> None:
     assert env["MCP_A_HOST"] == "127.0.0.1"
     assert env["MCP_A_RESOURCE"] == "http://127.0.0.1:8080"
     assert env["VERIFIER"] == "127.0.0.1:8090" and env["MCP_A_UPSTREAM"] == "127.0.0.1:8091"
+
+
+def test_make_run_links_the_shipped_traefik_file_beside_the_github_tools_routes(
+    tmp_path: Path,
+) -> None:
+    """With the GitHub tools demos Traefik reads a directory: the shipped file (a link, not a
+    copy) and the demos' routes, each ForwardAuth binding its own resource."""
+    ports = {"gateway": 8080, "verifier": 8090, "mcp": 8091, "issuer": 8000}
+    ports |= {"github_tools": 8092, "github_injected": 8093}
+    args, _ = proxy_command("traefik", ports, tmp_path, github_tools=True)
+    dynamic = tmp_path / "dynamic"
+    assert f"--providers.file.directory={dynamic}" in args
+    assert not any(a.startswith("--providers.file.filename=") for a in args)
+    assert (dynamic / "authgate.yml").resolve() == SHIPPED["traefik"].resolve()
+    routes = json.loads((dynamic / "demo-github.yml").read_text())["http"]
+    auth = routes["middlewares"]
+    assert auth["auth-demo-github"]["forwardAuth"]["address"] == (
+        "http://127.0.0.1:8090/verify?resource=http%3A%2F%2F127.0.0.1%3A8080%2Fgithub"
+    )
+    injected = auth["auth-demo-github-injected"]["forwardAuth"]
+    assert injected["address"].endswith("%2Fgithub-injected")
+    # Only the injecting route lets the verifier's Authorization replace the client's.
+    assert "Authorization" in injected["authResponseHeaders"]
+    assert "Authorization" not in auth["auth-demo-github"]["forwardAuth"]["authResponseHeaders"]
+    assert routes["services"]["demo-github"]["loadBalancer"]["servers"] == [
+        {"url": "http://127.0.0.1:8092"}
+    ]
 
 
 @pytest.mark.parametrize("proxy", ["nginx", "caddy"])
