@@ -26,6 +26,7 @@ from authgate_issuer.store.grants import revoke_token
 from authgate_shared.config import ConfigError
 from authgate_verifier.app import VerifierApp
 from authgate_verifier.decision import Denial
+from authgate_verifier.logs import startup_fields
 from authgate_verifier.settings import VerifierSettings
 from authgate_verifier.upstream import (
     ACCESS_TOKEN_TYPE,
@@ -352,6 +353,8 @@ async def test_metrics_and_logs_never_show_a_token(
     assert 'authgate_verifier_upstream_exchanges_total{outcome="ok"} 1.0' in metrics
     assert 'authgate_verifier_upstream_exchanges_total{outcome="unavailable"} 1.0' in metrics
     assert "token exchange for an upstream token failed: unavailable (503)" in caplog.text
+    fields = startup_fields(env.app.settings, keys_from_redis=True)
+    assert fields["upstream_injection"] == f"1 services, exchange at {env.exchange.url} as verifier"
     for secret in (UPSTREAM, env.good.token, other.token, SECRET):
         assert secret not in caplog.text and secret not in metrics
     assert SECRET not in repr(env.app.settings)

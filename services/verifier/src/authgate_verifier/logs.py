@@ -42,7 +42,17 @@ def startup_fields(settings: VerifierSettings, *, keys_from_redis: bool) -> dict
         "log_decisions": settings.log_decisions,
         # The policy file's size, never its content: services with rules, tool rules in all.
         "policy": _policy_summary(settings),
+        # Where upstream tokens come from (never the exchanger's secret).
+        "upstream_injection": _injection_summary(settings),
     }
+
+
+def _injection_summary(settings: VerifierSettings) -> str:
+    exchange, policy = settings.token_exchange, settings.policy
+    if exchange is None or policy is None:
+        return "off"
+    count = sum(1 for s in policy.services.values() if s.inject_upstream_token)
+    return f"{count} services, exchange at {exchange.url} as {exchange.client_id}"
 
 
 def _policy_summary(settings: VerifierSettings) -> str:
