@@ -234,3 +234,33 @@ def test_github_app_tokens_are_refreshed_once_across_replicas_and_a_refused_refr
         for proc in replicas:
             proc.stop()
         app.stop()
+
+
+def test_a_refresh_rechecks_membership_with_the_refreshed_github_app_token(
+    redis_url: str, keys_dir: Path, tmp_path: Path
+) -> None:
+    """The membership re-check of a refresh draws on the vault: GitHub App tokens die after 8 h,
+    so the check must run with a refreshed token, not the one the login obtained."""
+    app = start_standin(tmp_path / "app", github_app=True, token_lifetime=APP_LIFETIME)
+    app.set_orgs({"acme": {"members": {"monalisa": "active"}}})
+    issuer = start(
+        app, redis_url, keys_dir, tmp_path / "issuer",
+        UPSTREAM_TOKEN_KEYS=KEYS, ALLOWED_GITHUB_USERS="", ALLOWED_GITHUB_ORGS="acme",
+    )  # fmt: skip
+    try:
+        owner, tokens = sign_in_client(issuer.url, "monalisa")
+        time.sleep(6)  # within the vault's margin now
+        assert app.expire("monalisa") >= 1  # and GitHub already refuses the login's token
+        before = app.stats()["refresh_grants"]
+        form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        answer = token_request(httpx.Client(timeout=30), issuer.url, owner, form)
+        assert answer.status_code == 200, answer.text
+        assert app.stats()["refresh_grants"] == before + 1
+        credentials = exchanger(redis_url, keys_dir, MCP_A)
+        exchanged = exchange(issuer.url, credentials, answer.json()["access_token"])
+        assert exchanged.status_code == 200, exchanged.text
+        assert github_login(app, exchanged.json()["access_token"]) == "monalisa"
+        assert app.stats()["refresh_grants"] == before + 1  # the refreshed token is reused
+    finally:
+        issuer.stop()
+        app.stop()
