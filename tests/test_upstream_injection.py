@@ -168,6 +168,19 @@ def test_other_services_keep_the_clients_authorization(injecting: Injecting, pro
     assert bearer_values(injecting.upstreams["github"].last()) == [f"Bearer {token}"]
 
 
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_a_token_for_another_service_is_refused_before_any_exchange(
+    injecting: Injecting, proxy: str
+) -> None:
+    _, token = injecting.sign_in(GITHUB)
+    upstream = injecting.upstreams["github_mcp"]
+    before, exchanges = len(upstream.received), injecting.exchanges()
+    answer = injecting.call(proxy, "/github-mcp/mcp", token)
+    assert answer.status_code == 401
+    assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+    assert len(upstream.received) == before and injecting.exchanges() == exchanges
+
+
 def test_one_exchange_per_token_while_cached(injecting: Injecting) -> None:
     _, token = injecting.sign_in()
     before = injecting.exchanges()
