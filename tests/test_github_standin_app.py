@@ -120,6 +120,9 @@ def test_expire_makes_the_api_answer_bad_credentials_until_refreshed(
     assert httpx.get(f"{app_standin.api_url}/user/teams", headers=headers).status_code == 401
     renewed = refresh(app_standin, tokens["refresh_token"])
     assert user(app_standin, renewed["access_token"]).status_code == 200
+    for bad in ("{}", "not json", '{"login": 7}'):
+        answer = httpx.post(f"{app_standin.url}/_standin/expire", content=bad)
+        assert answer.status_code == 400
 
 
 def test_tokens_expire_on_their_own(tmp_path) -> None:

@@ -104,7 +104,10 @@ def add_app_routes(app: FastAPI, state: StandinState) -> None:
 
     @app.post("/_standin/expire")
     async def expire(request: Request) -> Response:
-        body = await request.json()
+        try:
+            body: Any = json.loads(await request.body())
+        except ValueError:
+            body = None
         login = body.get("login") if isinstance(body, dict) else None
         if not isinstance(login, str) or not login:
             return JSONResponse({"error": "login required"}, 400)
