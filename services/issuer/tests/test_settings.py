@@ -218,3 +218,14 @@ def test_cors_origins_and_scope_descriptions_are_parsed(env: dict[str, str]) -> 
     assert any("REFRESH_REUSE_GRACE_SECONDS=30" in w for w in settings.warnings)
     with pytest.raises(ConfigError, match="cannot be combined"):
         IssuerSettings.from_env({**env, "CORS_ALLOWED_ORIGINS": "*,https://a.example"})
+
+
+def test_upstream_scopes_are_asked_of_github_after_the_logins_own(env: dict[str, str]) -> None:
+    from authgate_issuer.login.github import oauth_scope
+
+    settings = IssuerSettings.from_env({**env, "GITHUB_UPSTREAM_SCOPES": "repo, read:user repo"})
+    assert settings.github.upstream_scopes == ("repo", "read:user")
+    assert oauth_scope(settings.github) == "read:user repo"
+    assert oauth_scope(IssuerSettings.from_env(env).github) == "read:user"
+    with pytest.raises(ConfigError, match="GITHUB_UPSTREAM_SCOPES"):
+        IssuerSettings.from_env({**env, "GITHUB_UPSTREAM_SCOPES": "repo&x=1"})

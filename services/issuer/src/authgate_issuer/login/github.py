@@ -36,9 +36,10 @@ LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 def oauth_scope(github: GithubSettings) -> str:
     """The scopes asked of GitHub ("Scopes for OAuth apps"): ``read:user`` for ``GET /user``,
-    plus ``read:org`` when organisations or teams are checked (private memberships and team
-    lists need it)."""
-    return "read:user read:org" if github.checks_membership else "read:user"
+    ``read:org`` when organisations or teams are checked (private memberships and team lists
+    need it), and GITHUB_UPSTREAM_SCOPES for what MCP servers do upstream as the user."""
+    scopes = ["read:user", *(["read:org"] if github.checks_membership else [])]
+    return " ".join(dict.fromkeys([*scopes, *github.upstream_scopes]))
 
 
 class GitHubError(Exception):

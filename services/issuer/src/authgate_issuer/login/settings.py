@@ -22,6 +22,7 @@ from ..store.sealing import SealingKeys, parse_sealing_keys
 # slugs are GitHub's lower-case form of the team name (letters, digits, '-', '_', '.').
 ORG = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 TEAM_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+SCOPE = re.compile(r"[a-z][a-z_]*(?::[a-z_]+)?")  # GitHub's scope names: repo, read:org, ...
 DEFAULT_RECHECK_GRACE = 3600
 MAX_RECHECK_GRACE = 86400
 
@@ -46,6 +47,9 @@ class GithubSettings:
     """ALLOWED_GITHUB_TEAMS, lower-cased ``org/team-slug``."""
     token_keys: SealingKeys | None = field(default=None, repr=False)
     """UPSTREAM_TOKEN_KEYS: seal the user's GitHub token at rest; required with orgs/teams."""
+    upstream_scopes: tuple[str, ...] = ()
+    """GITHUB_UPSTREAM_SCOPES: OAuth-app scopes asked beyond the login's own, for the upstream
+    token MCP servers receive (GitHub Apps ignore scopes: the App's permissions apply)."""
     recheck_grace: int = DEFAULT_RECHECK_GRACE
     """MEMBERSHIP_RECHECK_GRACE_SECONDS: how old the last successful membership check may be
     when GitHub cannot answer a refresh's re-check (then 503 temporarily_unavailable)."""
@@ -67,6 +71,14 @@ def _orgs(value: str) -> frozenset[str]:
         if not ORG.fullmatch(org):
             raise ValueError(f"{org!r} is not a GitHub organisation login")
     return frozenset(org.lower() for org in orgs)
+
+
+def _scopes(value: str) -> tuple[str, ...]:
+    scopes = [item for item in value.replace(",", " ").split() if item]
+    for scope in scopes:
+        if not SCOPE.fullmatch(scope):
+            raise ValueError(f"{scope!r} is not a GitHub OAuth scope (e.g. repo, read:org)")
+    return tuple(dict.fromkeys(scopes))
 
 
 def _teams(value: str) -> frozenset[str]:
@@ -120,6 +132,7 @@ def github_settings_from_env(
         allowed_orgs=orgs,
         allowed_teams=teams,
         token_keys=token_keys,
+        upstream_scopes=env.parsed("GITHUB_UPSTREAM_SCOPES", (), _scopes),
         recheck_grace=env.integer(
             "MEMBERSHIP_RECHECK_GRACE_SECONDS",
             DEFAULT_RECHECK_GRACE,
