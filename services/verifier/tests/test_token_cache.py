@@ -57,3 +57,23 @@ def test_size_zero_disables() -> None:
     cache = TokenCache(max_entries=0, max_age=100)
     cache.put(b"a", verified(exp=10**9), now=0)
     assert cache.get(b"a", 1) is None
+
+
+def test_upstream_answers_are_bounded_like_the_verdicts_and_by_their_own_expiry() -> None:
+    cache = TokenCache(max_entries=2, max_age=3600, rng=random.Random(0))
+    answer = {"type": "http.response.start", "status": 200, "headers": []}
+    cache.put_upstream(b"t", answer, 0, exp=1000, valid_for=None)
+    assert cache.get_upstream(b"t", 999.9) is answer and cache.get_upstream(b"t", 1000) is None
+    cache.put_upstream(b"t", answer, 0, exp=1000, valid_for=60)
+    assert cache.get_upstream(b"t", 59.9) is answer and cache.get_upstream(b"t", 60) is None
+    cache.put_upstream(b"t", answer, 0, exp=1000, valid_for=-1)  # about to expire: not kept
+    assert cache.get_upstream(b"t", 0) is None
+    for name in (b"a", b"b", b"c"):
+        cache.put_upstream(name, answer, 0, exp=1000, valid_for=None)
+    assert cache.upstream_entries() == 2 and cache.get_upstream(b"a", 1) is None
+    cache.put(b"b", verified(exp=1000), now=0)
+    cache.discard_upstream(b"b")
+    assert cache.get_upstream(b"b", 1) is None and cache.get(b"b", 1) is not None
+    cache.put_upstream(b"b", answer, 0, exp=1000, valid_for=None)
+    cache.clear()  # keys removed: verdicts and upstream answers go together
+    assert cache.upstream_entries() == 0 and len(cache) == 0
