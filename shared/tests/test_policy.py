@@ -227,4 +227,4 @@ def test_inject_upstream_token_with_forward_token_false_is_fine() -> None:
     service = {"resource": "https://mcp-a.example.com", "inject_upstream_token": True}
     document = {"services": [{**service, "forward_token": False}]}
     policy, problems = parse_policy(document, source="p.yaml", allowed=ALLOWED)
-    assert problems == [] and policy.services[service["resource"]].inject_upstream_token
+    assert problems == [] and policy.services["https://mcp-a.example.com"].inject_upstream_token
