@@ -11,23 +11,51 @@ tokens (their secret part; the grant id before the dot is an identifier) and PKC
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from testsupport import flows
+from testsupport import admin_cli, flows
+from testsupport.admin_cli import admin_env
 from testsupport.stack import RESOURCE_A, Stack, StackOptions, running_stack
+
+UPSTREAM_KEYS = "k1:" + base64.b64encode(bytes(range(32))).decode()
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    options = StackOptions(issuer_env={"LOG_LEVEL": "DEBUG"}, verifier_env={"LOG_LEVEL": "DEBUG"})
+    # UPSTREAM_TOKEN_KEYS: the users' GitHub tokens are kept (sealed) and handed out by token
+    # exchange, so the run covers them too.
+    issuer_env = {"LOG_LEVEL": "DEBUG", "UPSTREAM_TOKEN_KEYS": UPSTREAM_KEYS}
+    options = StackOptions(issuer_env=issuer_env, verifier_env={"LOG_LEVEL": "DEBUG"})
     with running_stack(tmp_path_factory.mktemp("secrets"), options) as running:
         yield running
+
+
+def exchanged(stack: Stack, http: httpx.Client, access_token: str) -> tuple[str, str]:
+    """(exchanger client secret, the user's GitHub token) from an RFC 8693 exchange."""
+    env = admin_env(stack.redis_url, Path(stack.env["KEYS_DIR"]))
+    created = admin_cli.run(env, "clients", "create-exchanger", "--name", "mcp", "--resource",
+                            RESOURCE_A, "--json")  # fmt: skip
+    assert created.code == 0, created.err
+    exchanger = created.json()
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": access_token,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+    }
+    credentials = (exchanger["client_id"], exchanger["client_secret"])
+    answer = http.post(f"{stack.issuer_url}/token", data=form, auth=credentials)
+    assert answer.status_code == 200, answer.text
+    wrong = http.post(f"{stack.issuer_url}/token", data=form, auth=(credentials[0], "x"))
+    assert wrong.status_code == 401
+    return exchanger["client_secret"], answer.json()["access_token"]
 
 
 def secret_parts(kind: str, value: str) -> list[str]:
@@ -70,6 +98,9 @@ def exercise(stack: Stack, http: httpx.Client) -> dict[str, list[str]]:
             keep("access_token", tokens["access_token"])
             keep("refresh_token", tokens["refresh_token"])
         assert flows.introspect(http, url, client, third["access_token"])["active"]
+        exchanger_secret, github_token = exchanged(stack, http, third["access_token"])
+        keep("client_secret", exchanger_secret)
+        keep("github_token", github_token)
         assert stack.verify(third["access_token"]).status_code == 200
         flows.revoke(http, url, client, third["access_token"])
         assert stack.verify(third["access_token"]).status_code == 401
@@ -157,6 +188,7 @@ def test_no_secret_in_logs_or_in_redis(stack: Stack) -> None:
     with httpx.Client(timeout=10) as http, redis_monitor(stack) as commands:
         secrets = exercise(stack, http)
     assert {"client_secret", "registration_access_token", "code", "access_token"} <= set(secrets)
+    assert "github_token" in secrets
     logs = "\n".join(p.logs() for p in (*stack.issuers, stack.verifier) if p is not None)
     # The issuer did log the flow (JSON events), so searching the logs means something.
     assert '"event": "code_issued"' in logs or '"event":"code_issued"' in logs
