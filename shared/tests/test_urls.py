@@ -29,3 +29,17 @@ def test_rejected(raw: str) -> None:
 def test_host_of() -> None:
     assert host_of("https://A.example.com:1/x") == "a.example.com"
     assert host_of("nothing") == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("https:///no-host", "absolute URI with a host"),  # a scheme, no host
+        ("//mcp.example.com/x", "absolute URI with a host"),  # a host, no scheme
+        ("https://mcp.example.com:99999", "invalid port"),
+        ("https://mcp.example.com:abc", "invalid port"),
+    ],
+)
+def test_each_part_is_required_and_the_port_valid(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        canonical_uri(raw)
