@@ -176,18 +176,28 @@ def admin_cli(run: DevstackRun, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def standin_stats(run: DevstackRun) -> dict[str, Any]:
+    stats: dict[str, Any] = httpx.get(f"{url(run, 'github')}/_standin/stats", timeout=10).json()
+    return stats
+
+
 def test_exchange_demo_calls_github_as_the_user_until_the_grant_is_revoked(
     devstack: DevstackRun,
 ) -> None:
+    before = standin_stats(devstack)
     result, storage, agent = signed_in_call(devstack, "/github", "Mona")
     assert whoami(result) == {"login": "Mona", "id": StandinState().user_id("Mona")}
     assert agent.logins == 1 and storage.tokens is not None
     access_token = storage.tokens.access_token
-    # The server holds the client's token only to exchange it: sent to GitHub as is, it is no
-    # GitHub token (the stand-in answers 401), which is what the injected service would get
-    # without the verifier's injection.
+    # GitHub's API saw only GitHub tokens: no call with any other token (a 401 there).
+    during = standin_stats(devstack)
+    assert during["bad_credentials"] == before["bad_credentials"]
+    assert during["user_requests"] > before["user_requests"]
+    # The client's token is no GitHub token: sent to GitHub as is (the injected server uses what
+    # it receives, here without the gateway's injection) it is refused, and counted.
     refused = direct_call(devstack, "github_injected", access_token)
     assert "GitHub refused the upstream token (HTTP 401)" in error_text(refused)
+    assert standin_stats(devstack)["bad_credentials"] == during["bad_credentials"] + 1
 
     revoke_grant(devstack, storage)
     after = gateway_status(devstack, "/github", access_token)
@@ -201,8 +211,11 @@ def test_exchange_demo_calls_github_as_the_user_until_the_grant_is_revoked(
 def test_injected_demo_gets_the_users_github_token_from_the_verifier(
     devstack: DevstackRun,
 ) -> None:
+    before = standin_stats(devstack)["bad_credentials"]
     result, storage, _ = signed_in_call(devstack, "/github-injected", "Hubot")
     assert whoami(result) == {"login": "Hubot", "id": StandinState().user_id("Hubot")}
+    # What reached the server, and GitHub, was the user's GitHub token, not the client's.
+    assert standin_stats(devstack)["bad_credentials"] == before
     assert storage.tokens is not None
     access_token = storage.tokens.access_token
     # A token for the injected service is not one the exchange demo accepts through the gateway

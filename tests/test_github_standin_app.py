@@ -194,3 +194,4 @@ def test_oauth_app_mode_is_unchanged_and_has_no_refresh(oauth_standin: GitHubSta
     stats = oauth_standin.stats()
     assert stats["github_app"] is False and stats["refresh_rotations"] == 0
     assert stats["user_requests"] >= 2
+    assert stats["bad_credentials"] == 2  # the expired token, then the deleted one

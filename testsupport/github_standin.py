@@ -103,7 +103,8 @@ class GitHubStandin(ServiceProcess):
     def stats(self) -> dict[str, Any]:
         """Request counters: ``token_requests``, ``code_grants``, ``refresh_grants`` (refresh
         requests, any outcome), ``refresh_rotations``, ``bad_refresh_tokens``,
-        ``user_requests``, ``revocations``; ``live_access_tokens``, ``refresh_tokens``."""
+        ``user_requests``, ``bad_credentials`` (API calls answered 401), ``revocations``;
+        ``live_access_tokens``, ``refresh_tokens``."""
         answer = httpx.get(f"{self.url}/_standin/stats", timeout=5)
         answer.raise_for_status()
         stats: dict[str, Any] = answer.json()

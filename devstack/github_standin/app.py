@@ -131,6 +131,7 @@ def create_standin_app(state: StandinState) -> FastAPI:
         bearer = scheme.lower() in ("bearer", "token")
         login = state.tokens.login_for(token) if bearer else None
         if login is None or state.faults.user == "unauthorized":
+            state.tokens.stats["bad_credentials"] += 1
             return JSONResponse({"message": "Bad credentials"}, 401)
         return JSONResponse(_user_document(login, state))
 

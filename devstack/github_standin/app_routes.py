@@ -8,7 +8,8 @@ token lifecycle.
   Failed`` without ``access_token``, 401 for bad Basic credentials.
 * ``GET /_standin/stats``: request counters (``token_requests``, ``code_grants``,
   ``refresh_grants``, ``refresh_rotations``, ``bad_refresh_tokens``, ``user_requests``,
-  ``revocations``), so a test can count upstream refreshes.
+  ``bad_credentials`` (API calls answered 401), ``revocations``), so a test can count upstream
+  refreshes, or show that no token but GitHub's own reached the API.
 * ``POST /_standin/expire`` ``{"login"}``: that user's access tokens expire now (their refresh
   tokens stay usable), so tests need not wait 8 hours.
 """
@@ -34,6 +35,7 @@ COUNTERS = (
     "refresh_rotations",
     "bad_refresh_tokens",
     "user_requests",
+    "bad_credentials",
     "revocations",
 )
 

@@ -56,6 +56,7 @@ async def _caller(request: Request, state: StandinState) -> str | Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     login = state.tokens.login_for(token) if scheme.lower() in ("bearer", "token") else None
     if login is None:
+        state.tokens.stats["bad_credentials"] += 1
         return _error(401, "Bad credentials")
     # A GitHub App's user token carries the app's permissions, not scopes (its scope is "").
     if not state.tokens.github_app and "read:org" not in state.tokens.scope_of(token):
