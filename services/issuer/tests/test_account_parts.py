@@ -51,6 +51,14 @@ def test_csrf_token_is_bound_to_the_browser_and_the_session() -> None:
     assert not session.check_csrf(KEY, elsewhere, token)
 
 
+def test_non_ascii_cookies_and_tokens_are_refused_not_errors() -> None:
+    # compare_digest raises on non-ASCII str; a client controls both cookies and forms.
+    assert consent_cookie.read_browser(KEY, "\u00e9t\u00e9.\u00e9") is None
+    assert not consent_cookie.check_csrf(KEY, "b", "request", "\u00e9")
+    assert consent_cookie.read_approvals(KEY, "b", "x.\u00e9", NOW) == {}
+    assert session.read_session(KEY, "x.\u00e9", "b", NOW) is None
+
+
 def test_account_states_are_told_apart_from_authorization_states() -> None:
     assert sign_in.is_account_state("account.abc")
     assert not sign_in.is_account_state(None)
@@ -84,7 +92,7 @@ def test_approvals_name_their_client_and_can_be_forgotten() -> None:
 def test_approvals_of_the_earlier_cookie_format_still_count() -> None:
     mark = consent_cookie.fingerprint(_request("alpha"))
     payload = base64.urlsafe_b64encode(orjson.dumps({mark: NOW + 100})).rstrip(b"=").decode()
-    old = f"{payload}.{consent_cookie._mac(KEY, 'approvals|b', payload)}"
+    old = f"{payload}.{consent_cookie.mac(KEY, 'approvals|b', payload)}"
     assert consent_cookie.is_remembered(KEY, "b", old, _request("alpha"), NOW)
     (listed,) = consent_cookie.list_approvals(KEY, "b", old, NOW)
     assert listed.client_id == "" and listed.fingerprint == mark

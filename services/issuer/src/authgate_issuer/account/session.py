@@ -14,11 +14,13 @@ time (OWASP CSRF cheat sheet), so only a page this browser was shown can post.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 import orjson
+
+# Purposes of their own ("account-session", "account-csrf"): nothing the consent cookies sign
+# verifies here, nor the reverse.
+from ..oauth.consent_cookie import mac, same
 
 SESSION_COOKIE = "__Host-authgate-account"
 SESSION_SECONDS = 15 * 60
@@ -37,35 +39,21 @@ class Session:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _same(a: str, b: str) -> bool:
-    """Constant-time equality; bytes, since compare_digest refuses non-ASCII str."""
-    return hmac.compare_digest(
-        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
-    )
-
-
-def _mac(key: bytes, purpose: str, value: str) -> str:
-    # The purposes differ from the consent cookies' ("browser", "csrf", "approvals|…"), so no
-    # value signed for one of them verifies as another.
-    digest = hmac.new(key, f"{purpose}|{value}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def new_session(github_id: str, login: str, browser: str, now: int) -> Session:
     return Session(github_id, login, browser, now + SESSION_SECONDS)
 
 
 def cookie_value(key: bytes, session: Session) -> str:
     payload = session.payload
-    return f"{payload}.{_mac(key, 'account-session', payload)}"
+    return f"{payload}.{mac(key, 'account-session', payload)}"
 
 
 def read_session(key: bytes, cookie: str | None, browser: str | None, now: int) -> Session | None:
     """The session of this cookie if it is genuine, unexpired and this browser's; else None."""
     if not cookie or not browser:
         return None
-    payload, _, mac = cookie.partition(".")
-    if not _same(mac, _mac(key, "account-session", payload)):
+    payload, _, signature = cookie.partition(".")
+    if not same(signature, mac(key, "account-session", payload)):
         return None
     try:
         data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -74,14 +62,14 @@ def read_session(key: bytes, cookie: str | None, browser: str | None, now: int) 
         return None
     if not (isinstance(expires_at, int) and isinstance(owner, str)):
         return None
-    if expires_at <= now or not _same(owner, browser):
+    if expires_at <= now or not same(owner, browser):
         return None
     return Session(str(github_id), str(login), owner, expires_at)
 
 
 def csrf_token(key: bytes, session: Session) -> str:
-    return _mac(key, "account-csrf", f"{session.browser}|{session.payload}")
+    return mac(key, "account-csrf", f"{session.browser}|{session.payload}")
 
 
 def check_csrf(key: bytes, session: Session, token: str | None) -> bool:
-    return token is not None and _same(token, csrf_token(key, session))
+    return token is not None and same(token, csrf_token(key, session))

@@ -58,30 +58,40 @@ def cookie_key(settings: IssuerSettings, keys: KeyRing) -> bytes:
     return _derived[kid]
 
 
-def _mac(key: bytes, purpose: str, value: str) -> str:
+def mac(key: bytes, purpose: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` for one ``purpose`` (base64url): a value signed for one purpose
+    never verifies for another (the account page's session uses purposes of its own)."""
     digest = hmac.new(key, f"{purpose}|{value}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of two signatures or tokens. As bytes: ``compare_digest`` raises
+    on non-ASCII ``str``, which a client can send in a cookie or a form."""
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
 
 
 def new_browser(key: bytes, random: RandomBytes) -> tuple[str, str]:
     """(browser id, cookie value)."""
     browser = new_id(random, 32)
-    return browser, f"{browser}.{_mac(key, 'browser', browser)}"
+    return browser, f"{browser}.{mac(key, 'browser', browser)}"
 
 
 def read_browser(key: bytes, cookie: str | None) -> str | None:
     if not cookie:
         return None
-    browser, _, mac = cookie.partition(".")
-    return browser if hmac.compare_digest(mac, _mac(key, "browser", browser)) else None
+    browser, _, signature = cookie.partition(".")
+    return browser if same(signature, mac(key, "browser", browser)) else None
 
 
 def csrf_token(key: bytes, browser: str, request_id: str) -> str:
-    return _mac(key, "csrf", f"{browser}|{request_id}")
+    return mac(key, "csrf", f"{browser}|{request_id}")
 
 
 def check_csrf(key: bytes, browser: str, request_id: str, token: str) -> bool:
-    return hmac.compare_digest(token, csrf_token(key, browser, request_id))
+    return same(token, csrf_token(key, browser, request_id))
 
 
 def fingerprint(request: AuthorizationRequest) -> str:
@@ -107,8 +117,8 @@ def _entries(key: bytes, browser: str, cookie: str | None, now: int) -> list[App
     ``[expiry, client id, scope]``, or the bare expiry older cookies hold."""
     if not cookie:
         return []
-    payload, _, mac = cookie.partition(".")
-    if not hmac.compare_digest(mac, _mac(key, f"approvals|{browser}", payload)):
+    payload, _, signature = cookie.partition(".")
+    if not same(signature, mac(key, f"approvals|{browser}", payload)):
         return []
     try:
         data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -148,7 +158,7 @@ def _encode(key: bytes, browser: str, approvals: list[Approval]) -> str:
         data = {a.fingerprint: [a.expires_at, a.client_id, a.scope] for a in kept}
         payload = base64.urlsafe_b64encode(orjson.dumps(data)).rstrip(b"=").decode()
         if len(payload) <= MAX_APPROVALS_BYTES or len(kept) <= 1:
-            return f"{payload}.{_mac(key, f'approvals|{browser}', payload)}"
+            return f"{payload}.{mac(key, f'approvals|{browser}', payload)}"
         kept = kept[1:]
 
 
