@@ -59,6 +59,25 @@ def test_non_ascii_cookies_and_tokens_are_refused_not_errors() -> None:
     assert session.read_session(KEY, "x.\u00e9", "b", NOW) is None
 
 
+def test_only_same_origin_posts_pass() -> None:
+    issuer = "https://auth.example.com"
+    for headers in (
+        {},
+        {"origin": "null"},  # the page's own posts under Referrer-Policy: no-referrer
+        {"origin": issuer, "sec-fetch-site": "same-origin"},
+        {"sec-fetch-site": "none"},
+    ):
+        assert session.same_origin(headers, issuer), headers
+    for headers in (
+        {"origin": "https://evil.example"},
+        {"origin": "https://auth.example.com:8443"},
+        {"origin": "http://auth.example.com"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site", "origin": "null"},  # a sibling subdomain
+    ):
+        assert not session.same_origin(headers, issuer), headers
+
+
 def test_account_states_are_told_apart_from_authorization_states() -> None:
     assert sign_in.is_account_state("account.abc")
     assert not sign_in.is_account_state(None)

@@ -8,13 +8,16 @@ cookies' key (``cookie_key``) under a purpose of its own. It is short (SESSION_S
 session copied without that cookie, forged, or expired means signing in again.
 
 Every form POST carries a synchronizer token, HMAC(browser id, session), compared in constant
-time (OWASP CSRF cheat sheet), so only a page this browser was shown can post.
+time (OWASP CSRF cheat sheet), so only a page this browser was shown can post; a post the
+browser marks as coming from another origin is refused as well (``same_origin``).
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -73,3 +76,16 @@ def csrf_token(key: bytes, session: Session) -> str:
 
 def check_csrf(key: bytes, session: Session, token: str | None) -> bool:
     return token is not None and same(token, csrf_token(key, session))
+
+
+def same_origin(headers: Mapping[str, str], issuer_url: str) -> bool:
+    """Whether a form post comes from the issuer's own pages, by Fetch Metadata and ``Origin``
+    when the browser sends them (defence in depth beside the CSRF token). A page with
+    ``Referrer-Policy: no-referrer`` makes the browser send ``Origin: null`` on its own form
+    posts (Fetch §3.1), so only a real other origin is refused; ``same-site`` is refused too, a
+    sibling subdomain being another application."""
+    if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = headers.get("origin", "null")
+    issuer = urlsplit(issuer_url)
+    return origin == "null" or origin == f"{issuer.scheme}://{issuer.netloc}"

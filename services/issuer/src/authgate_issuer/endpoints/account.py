@@ -14,8 +14,6 @@ verifiers refuse the tokens at once.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -89,24 +87,13 @@ async def account(request: Request, ctx: IssuerContext = Depends(get_context)) -
     )
 
 
-def _same_origin(request: Request, ctx: IssuerContext) -> bool:
-    """Fetch Metadata and Origin, when sent (defence in depth beside the CSRF token). A page
-    with ``Referrer-Policy: no-referrer`` makes the browser send ``Origin: null`` on its own
-    form posts (Fetch §3.1), so only a real other origin is refused."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin", "null")
-    issuer = urlsplit(ctx.settings.issuer_url)
-    return origin == "null" or origin == f"{issuer.scheme}://{issuer.netloc}"
-
-
 @router.post(ACCOUNT_PATH)
 async def account_action(request: Request, ctx: IssuerContext = Depends(get_context)) -> Response:
     try:
         form = parse_form(await request.body())
     except InvalidRequest:
         return _refused(ctx, "malformed", 400)
-    if not _same_origin(request, ctx):
+    if not account_session.same_origin(request.headers, ctx.settings.issuer_url):
         return _refused(ctx, "cross-origin")
     key = consent_cookie.cookie_key(ctx.settings, ctx.keys)
     browser = consent_cookie.read_browser(key, request.cookies.get(consent_cookie.BROWSER_COOKIE))
