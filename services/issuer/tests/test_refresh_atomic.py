@@ -203,6 +203,7 @@ def spied(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[list[str]
         pattern.rstrip("*")
         for pattern in (
             redis_keys.all_client_grants_pattern(),
+            redis_keys.all_user_grants_pattern(),
             redis_keys.all_user_tokens_pattern(),
         )
     )
