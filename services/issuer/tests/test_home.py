@@ -18,6 +18,8 @@ def test_home_page_names_the_gateway_and_links_the_metadata(env: dict[str, str])
         assert "<title>Acme &lt;MCP&gt; &amp; Co</title>" in html
         assert "Acme <MCP>" not in html
         assert 'href="/.well-known/oauth-authorization-server"' in html
+        assert '<a href="/account">Connected apps</a>' in html
+        assert client.get("/account", follow_redirects=False).status_code == 302  # sign in
         assert settings.issuer_url in html
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
         # Every linked document is really there.

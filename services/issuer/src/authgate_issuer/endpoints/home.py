@@ -28,7 +28,8 @@ def home_body(*, gateway_name: str, issuer_url: str) -> str:
         " authorization server that MCP clients (Claude, VS Code, Cursor, MCP Inspector…) use"
         " to get access to the MCP services behind this gateway.</p>"
         "<p>There is nothing to do here: your MCP client opens the sign-in pages itself when a"
-        " service needs it.</p>"
+        " service needs it. To see which applications can use MCP services as you, and to"
+        ' revoke them, open <a href="/account">Connected apps</a>.</p>'
         f"<p>Issuer: <code>{escape(issuer_url)}</code></p><ul>{items}</ul>"
     )
 
