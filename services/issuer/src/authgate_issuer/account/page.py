@@ -23,9 +23,10 @@ STYLE = pages.STYLE + (
     "caption{text-align:left;font-weight:600;font-size:1.1rem;padding:.5rem 0}"
     "th,td{border-bottom:1px solid #d0d7de;padding:.5rem;text-align:left;vertical-align:top}"
     "td ul{list-style:none;padding:0;margin:0}.scroll{overflow-x:auto}"
-    ".id{color:#59636e;font-size:.85em;font-weight:400}.done{background:#dafbe1;border:1px solid #4ac26b;"
-    "padding:.5rem .75rem}button.danger{color:#cf222e;background:#f6f8fa;"
-    "border:1px solid #d0d7de}form{display:inline}td button{margin:0}"
+    ".id{color:#59636e;font-size:.85em;font-weight:400}"
+    ".done{background:#dafbe1;border:1px solid #4ac26b;padding:.5rem .75rem}"
+    "button.danger{color:#cf222e;background:#f6f8fa;border:1px solid #d0d7de}"
+    "form{display:inline}td button{margin:0}"
 )
 _HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 HEADERS = {
