@@ -10,24 +10,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 import pytest
 
 from authgate_issuer.store.grants import revoke_token
-from authgate_shared.config import ConfigError
 from authgate_verifier.app import VerifierApp
 from authgate_verifier.decision import Denial
 from authgate_verifier.logs import startup_fields
-from authgate_verifier.settings import VerifierSettings
 from authgate_verifier.upstream import (
     ACCESS_TOKEN_TYPE,
     NO_UPSTREAM_TOKEN,
@@ -38,88 +33,25 @@ from authgate_verifier.upstream import (
     basic_auth,
     interpret,
 )
-from testsupport.ports import free_port
+from testsupport.exchange_stub import (
+    CLIENT_ID,
+    POLICY,
+    SECRET,
+    UPSTREAM,
+    Exchange,
+    error,
+    ok,
+    settings,
+)
 from testsupport.tokens import Minted, TokenMinter
-from testsupport.verifier import MCP_A, MCP_B, bearer, call, forwarded, running, verifier_env
+from testsupport.verifier import MCP_A, MCP_B, bearer, call, forwarded, running
 
 pytestmark = pytest.mark.anyio
-UPSTREAM = "gho_upstreamTokenOfOctocat0123456789"
-CLIENT_ID, SECRET = "verifier", "s3cret:with/odd&chars"
-POLICY = f"""
-services:
-  - resource: {MCP_A}
-    inject_upstream_token: true
-  - resource: {MCP_B}
-"""
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def ok(token: str = UPSTREAM, expires_in: int | None = None) -> tuple[int, dict[str, Any]]:
-    body: dict[str, Any] = {
-        "access_token": token,
-        "issued_token_type": ACCESS_TOKEN_TYPE,
-        "token_type": "Bearer",
-    }
-    if expires_in is not None:
-        body["expires_in"] = expires_in
-    return 200, body
-
-
-def error(status: int, code: str, description: str = "") -> tuple[int, dict[str, Any]]:
-    return status, {"error": code, "error_description": description}
-
-
-@dataclass
-class Exchange:
-    """The issuer's /token as far as the verifier uses it: answers ``answer`` after ``delay``."""
-
-    port: int = field(default_factory=free_port)
-    answer: tuple[int, dict[str, Any]] = field(default_factory=ok)
-    delay: float = 0.0
-    requests: list[tuple[dict[str, list[str]], str, str]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
-
-    def start(self) -> Exchange:
-        exchange = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = parse_qs(self.rfile.read(length).decode())
-                auth = self.headers.get("Authorization", "")
-                exchange.requests.append((form, auth, self.headers.get("Content-Type", "")))
-                time.sleep(exchange.delay)
-                status, body = exchange.answer
-                payload = orjson.dumps(body)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Cache-Control", "no-store")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 @pytest.fixture
@@ -148,17 +80,6 @@ class Env:
     async def ask(self, token: str | None = None, resource: str = MCP_A) -> Any:
         headers = {**forwarded(resource), **bearer(token or self.good.token)}
         return await call(self.app, headers=headers)
-
-
-def settings(redis_url: str, policy: Path, **env: str) -> VerifierSettings:
-    return VerifierSettings.from_env(
-        verifier_env(
-            redis_url,
-            POLICY_FILE=str(policy),
-            ALLOWED_RESOURCES=f"{MCP_A},{MCP_B}",
-            **env,
-        )
-    )
 
 
 @pytest.fixture
@@ -358,67 +279,3 @@ async def test_metrics_and_logs_never_show_a_token(
     for secret in (UPSTREAM, env.good.token, other.token, SECRET):
         assert secret not in caplog.text and secret not in metrics
     assert SECRET not in repr(env.app.settings)
-
-
-def test_exchange_settings_are_required_only_when_a_service_injects(
-    redis_url: str, policy: Path, tmp_path: Path
-) -> None:
-    with pytest.raises(ConfigError) as raised:
-        settings(redis_url, policy, TOKEN_EXCHANGE_URL="ftp://x")
-    text = "\n".join(raised.value.problems)
-    assert "TOKEN_EXCHANGE_CLIENT_ID is required" in text and MCP_A in text
-    assert "TOKEN_EXCHANGE_CLIENT_SECRET is required" in text
-    assert "TOKEN_EXCHANGE_URL must be an absolute http(s) URL" in text
-    plain = tmp_path / "plain.yaml"
-    plain.write_text(f"services:\n  - resource: {MCP_A}\n")
-    assert settings(redis_url, plain).token_exchange is None
-
-
-def test_the_clients_token_is_never_forwarded_beside_the_upstream_token(
-    redis_url: str, policy: Path, tmp_path: Path
-) -> None:
-    exchanger = {
-        "TOKEN_EXCHANGE_URL": "http://issuer:8000/token",
-        "TOKEN_EXCHANGE_CLIENT_ID": CLIENT_ID,
-        "TOKEN_EXCHANGE_CLIENT_SECRET": SECRET,
-    }
-    with pytest.raises(ConfigError) as raised:
-        settings(redis_url, policy, FORWARD_AUTH_TOKEN_HEADER="true", **exchanger)
-    assert any(
-        f"FORWARD_AUTH_TOKEN_HEADER=true would send the client's token to {MCP_A}" in p
-        for p in raised.value.problems
-    )
-    # Saying forward_token: false on the injecting service is the way out.
-    explicit = tmp_path / "explicit.yaml"
-    explicit.write_text(
-        POLICY.replace(
-            "inject_upstream_token: true", "inject_upstream_token: true\n    forward_token: false"
-        )
-    )
-    ok_settings = settings(redis_url, explicit, FORWARD_AUTH_TOKEN_HEADER="true", **exchanger)
-    assert ok_settings.token_exchange is not None
-    assert any("inject_upstream_token" in w for w in ok_settings.warnings)
-
-
-async def test_global_forwarding_still_leaves_the_injecting_service_without_x_auth_token(
-    redis_url: str, keys_dir: Path, tmp_path: Path, exchange: Exchange
-) -> None:
-    path = tmp_path / "explicit.yaml"
-    path.write_text(
-        POLICY.replace(
-            "inject_upstream_token: true", "inject_upstream_token: true\n    forward_token: false"
-        )
-    )
-    exchanger = {
-        "TOKEN_EXCHANGE_URL": exchange.url,
-        "TOKEN_EXCHANGE_CLIENT_ID": CLIENT_ID,
-        "TOKEN_EXCHANGE_CLIENT_SECRET": SECRET,
-    }
-    app = VerifierApp(settings(redis_url, path, FORWARD_AUTH_TOKEN_HEADER="true", **exchanger))
-    async with TokenMinter.open(redis_url, keys_dir) as minter, running(app):
-        token = (await minter.mint(resources=[MCP_A, MCP_B])).token
-        injected = await call(app, headers={**forwarded(MCP_A), **bearer(token)})
-        other = await call(app, headers={**forwarded(MCP_B), **bearer(token)})
-    assert injected.headers["authorization"] == f"Bearer {UPSTREAM}"
-    assert "x-auth-token" not in injected.headers
-    assert other.headers["x-auth-token"] == token and "authorization" not in other.headers
