@@ -1,8 +1,8 @@
 """``make run`` / ``python -m devstack``: the whole gateway on this machine, in the foreground.
 
 Redis, the issuer, the verifier, the GitHub stand-in (unless GITHUB_CLIENT_ID is set) and a demo
-MCP server behind Traefik (or nginx, or Caddy: ``--proxy``); with Traefik also two "GitHub tools"
-demo servers that call GitHub's API as the signed-in user (token exchange, and injection by the
+MCP server behind Traefik (or nginx, or Caddy: ``--proxy``), with two "GitHub tools" demo
+servers that call GitHub's API as the signed-in user (token exchange, and injection by the
 verifier); logs prefixed with the service name; Ctrl-C stops everything.
 """
 

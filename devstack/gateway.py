@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from testsupport.proxies import NGINX_MAIN, SHIPPED, render_nginx, traefik_binary
 
-from .demo_routes import demo_routes
+from .demo_routes import caddy_routes, demo_routes, nginx_routes
 
 PROXIES = ("traefik", "nginx", "caddy")
 PROXY_CONFIGS = Path(__file__).resolve().parent / "proxy"
@@ -47,7 +47,7 @@ def proxy_command(
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and added environment of ``kind`` in front of the demo server, with its
     resource bound in the auth address and the host pinned, like the shipped ``deploy/`` configs.
-    ``github_tools`` (Traefik): also the GitHub tools demo services (``demo_routes``).
+    ``github_tools``: also the GitHub tools demo services (``demo_routes``).
     """
     gateway = ports["gateway"]
     host = f"127.0.0.1:{gateway}"
@@ -72,11 +72,16 @@ def proxy_command(
         for sub in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
             (directory / "tmp" / sub).mkdir(parents=True, exist_ok=True)
         values |= {"LISTEN": host, "MCP_SERVER_NAME": "127.0.0.1"}
+        routes = nginx_routes(ports) if github_tools else "# no GitHub tools demo services\n"
+        (directory / "github-tools.conf").write_text(routes)
         template = (PROXY_CONFIGS / "nginx.conf.template").read_text()
         (directory / "authgate.conf").write_text(render_nginx(template, values))
         (directory / "nginx.conf").write_text(NGINX_MAIN.format(include="authgate.conf"))
         return ["nginx", "-p", f"{directory}/", "-c", "nginx.conf", "-e", "error.log"], {}
+    routes_file = directory / "github-tools.caddy"
+    routes_file.write_text(caddy_routes(ports) if github_tools else "# no demo services\n")
     env = values | {
+        "GITHUB_TOOLS_ROUTES": str(routes_file),
         "PORT": str(gateway),
         "XDG_DATA_HOME": str(directory / "data"),
         "XDG_CONFIG_HOME": str(directory / "config"),

@@ -51,9 +51,9 @@ class Plan:
 
     @property
     def github_tools(self) -> bool:
-        """The GitHub tools demo services run (their routes are Traefik's; an ALLOWED_RESOURCES
-        of the caller's own replaces the demo's services)."""
-        return self.proxy == "traefik" and "ALLOWED_RESOURCES" not in os.environ
+        """The GitHub tools demo services run (behind the proxy; an ALLOWED_RESOURCES of the
+        caller's own replaces the demo's services)."""
+        return self.proxy is not None and "ALLOWED_RESOURCES" not in os.environ
 
     def resources(self) -> list[str]:
         gateway = self.url("gateway")

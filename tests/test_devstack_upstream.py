@@ -232,3 +232,16 @@ def test_injected_demo_gets_the_users_github_token_from_the_verifier(
     revoked = admin_cli(devstack, "grants", "revoke", "--user", "hubot")
     assert revoked.returncode == 0, revoked.stderr
     assert gateway_status(devstack, "/github-injected", access_token).status_code == 401
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "caddy"])
+def test_both_demos_work_behind_nginx_and_caddy(
+    tmp_path_factory: pytest.TempPathFactory, proxy: str
+) -> None:
+    run = DevstackRun.on_free_ports(tmp_path_factory.mktemp(proxy) / ".run", proxy=proxy)
+    with run.started(timeout=180):
+        before = standin_stats(run)["bad_credentials"]
+        for path, login in (("/github", "octocat"), ("/github-injected", "monalisa")):
+            result, _, _ = signed_in_call(run, path, login)
+            assert whoami(result) == {"login": login, "id": StandinState().user_id(login)}
+        assert standin_stats(run)["bad_credentials"] == before
