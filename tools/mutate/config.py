@@ -25,22 +25,17 @@ class Module:
 @dataclass(frozen=True)
 class Equivalent:
     """A mutant that cannot change behaviour, identified without line numbers: the module, the
-    operator, the mutated line's stripped text and, where that line has several sites of the
-    same operator, which one (``nth``, 0-based; absent = all of them)."""
+    operator, the line's stripped text and, where the operator has several mutants on that line,
+    the mutated line's stripped text (``mutant``; absent = every mutant of the operator there)."""
 
     module: str
     operator: str
     line: str
     reason: str
-    nth: int | None = None
+    mutant: str | None = None
 
-    def matches(self, module: str, operator: str, line: str, nth: int) -> bool:
-        return (
-            self.module == module
-            and self.operator == operator
-            and self.line == line.strip()
-            and (self.nth is None or self.nth == nth)
-        )
+    def matches(self, module: str, operator: str, line: str) -> bool:
+        return self.module == module and self.operator == operator and self.line == line.strip()
 
 
 def load_modules(path: Path = HERE / "modules.toml") -> dict[str, Module]:
@@ -72,7 +67,7 @@ def load_equivalents(path: Path = HERE / "equivalents.toml") -> list[Equivalent]
                 operator=entry["operator"],
                 line=entry["line"].strip(),
                 reason=entry["reason"],
-                nth=entry.get("nth"),
+                mutant=entry["mutant"].strip() if "mutant" in entry else None,
             )
         )
     return found

@@ -13,10 +13,11 @@ import ast
 import shlex
 import subprocess
 import sys
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cosmic_ray.mutating import mutate_code
+from cosmic_ray.plugins import get_operator
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
@@ -129,25 +130,27 @@ def _mark(db: WorkDB, job_id: str, reason: str) -> None:
     )
 
 
+def _mutated_line(source: str, operator: str, occurrence: int, row: int) -> str:
+    mutated = mutate_code(source, get_operator(operator)(), occurrence)
+    return mutated.splitlines()[row - 1].strip() if mutated else ""
+
+
 def _mark_equivalents(db: WorkDB, module: Module, equivalents: list[Equivalent]) -> None:
     source = (ROOT / module.path).read_text()
     lines = source.splitlines()
     annotations = _annotation_spans(source)
-    sites: dict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)
-    items = list(db.work_items)
-    for item in items:
-        m = item.mutations[0]
-        sites[(m.operator_name, m.start_pos[0])].append((m.start_pos[1], item.job_id))
     for item in db.pending_work_items:  # not those of the excluded operators
         m = item.mutations[0]
-        same = sorted(sites[(m.operator_name, m.start_pos[0])])
-        nth = same.index((m.start_pos[1], item.job_id))
-        text = lines[m.start_pos[0] - 1]
         if any(start <= tuple(m.start_pos) < end for start, end in annotations):
             _mark(db, item.job_id, "in a type annotation, which the module never evaluates")
             continue
+        text = lines[m.start_pos[0] - 1]
         for eq in equivalents:
-            if eq.matches(module.name, m.operator_name, text, nth):
+            if not eq.matches(module.name, m.operator_name, text):
+                continue
+            if eq.mutant is None or eq.mutant == _mutated_line(
+                source, m.operator_name, m.occurrence, m.start_pos[0]
+            ):
                 _mark(db, item.job_id, eq.reason)
                 break
 
