@@ -73,6 +73,9 @@ def exchanger(run_dir: Path, name: str, resource: str, env: Mapping[str, str]) -
         and _admin(env, "clients", "show", entry["client_id"], "--json").returncode == 0
     ):
         return Exchanger(entry["client_id"], entry["client_secret"])
+    if entry is not None:
+        # Made for another gateway port: no use any more (a failure here leaves only litter).
+        _admin(env, "clients", "delete", entry["client_id"])
     done = _admin(
         env, "clients", "create-exchanger", "--name", name, "--resource", resource, "--json"
     )
