@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from authgate_issuer.login.oidc.authorization import AuthorizationStart
 from authgate_issuer.login.oidc.client import OidcLogin
@@ -122,6 +123,7 @@ async def complete(
         code_verifier=start.code_verifier,
         redirect_uri=REDIRECT,
         now=time.time() if now is None else now,
+        random=os.urandom,
     )
 
 
@@ -151,6 +153,29 @@ async def test_userinfo_and_another_username_claim(
     identity = await complete(login, http, start, params)
     assert (identity.sub, identity.username) == ("oidc|bob", "bob@example.org")
     assert identity.groups == frozenset() and not identity.email_verified
+
+
+async def test_private_key_jwt_client_signs_in(op: OidcProvider, http: httpx.AsyncClient) -> None:
+    """No secret: the token request carries an ES256 assertion the provider verifies with the
+    public key registered for the client; a wrong key is refused by the provider."""
+    settings = settings_for(
+        op, client_id=op.key_client_id, client_secret="", client_key=op.client_key
+    )
+    login = OidcLogin(settings)
+    assert (await login.metadata(http, now=time.time())).token_auth_method == "private_key_jwt"
+    start, params = await sign_in(op, login, http, "alice")
+    assert (await complete(login, http, start, params)).sub == "oidc|alice"
+    impostor = OidcLogin(
+        settings_for(
+            op,
+            client_id=op.key_client_id,
+            client_secret="",
+            client_key=ec.generate_private_key(ec.SECP256R1()),
+        )
+    )
+    start, params = await sign_in(op, impostor, http, "alice")
+    with pytest.raises(OidcError, match="invalid_client"):
+        await complete(impostor, http, start, params)
 
 
 async def test_a_replayed_code_is_denied(op: OidcProvider, http: httpx.AsyncClient) -> None:
@@ -206,6 +231,8 @@ async def test_an_id_token_for_another_client_is_refused(
         code=params["code"],
         code_verifier=start.code_verifier,
         redirect_uri=REDIRECT,
+        now=time.time(),
+        random=os.urandom,
     )
     assert jwt.decode(tokens.id_token, options={"verify_signature": False})["aud"] == "other-app"
     expected = Expected(op.issuer, op.client_id, start.nonce, metadata.algorithms)

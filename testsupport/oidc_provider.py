@@ -5,6 +5,7 @@ loopback over plain http, with the users and clients a test gives it.
                              "preferred_username": "alice", "groups": ["eng"]}},
                              redirect_uris=["http://127.0.0.1:9/callback"])
     op.issuer, op.client_id, op.client_secret
+    op.key_client_id, op.client_key                       # a private_key_jwt client (EC P-256)
     location = op.sign_in(http, authorize_url, "alice")   # the redirect back, with code/state/iss
     new_kid = op.rotate_keys()                            # new signing key first in the JWKS
     op.forge({...claims}, kid=op.kid)                     # an ID token signed with the OP's key
@@ -26,8 +27,8 @@ from urllib.parse import urljoin
 import httpx
 import jwt
 import orjson
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from .npm_tools import node_binary, node_env, package_file
 from .service import ServiceProcess
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "testsupport" / "oidc_op" / "server.mjs"
 CLIENT_ID = "authgate"
 OTHER_CLIENT_ID = "other-app"
+KEY_CLIENT_ID = "authgate-pkjwt"
 _FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 _PROMPT = re.compile(r'name="prompt" value="([a-z]+)"')
 
@@ -75,13 +77,18 @@ class OidcProvider(ServiceProcess):
         self.client_secret = secrets.token_urlsafe(24)
         self.other_client_secret = secrets.token_urlsafe(24)
         self.keys = [new_signing_key()]
-        clients = [
+        self.key_client_id = KEY_CLIENT_ID
+        self.client_key = ec.generate_private_key(ec.SECP256R1())
+        code_flow: dict[str, Any] = {
+            "redirect_uris": list(redirect_uris),
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+        }
+        clients: list[dict[str, Any]] = [
             {
+                **code_flow,
                 "client_id": client_id,
                 "client_secret": secret,
-                "redirect_uris": list(redirect_uris),
-                "grant_types": ["authorization_code"],
-                "response_types": ["code"],
                 "token_endpoint_auth_method": "client_secret_basic",
             }
             for client_id, secret in (
@@ -89,6 +96,15 @@ class OidcProvider(ServiceProcess):
                 (OTHER_CLIENT_ID, self.other_client_secret),
             )
         ]
+        public: dict[str, Any] = ECAlgorithm.to_jwk(self.client_key.public_key(), as_dict=True)
+        clients.append(
+            {
+                **code_flow,
+                "client_id": KEY_CLIENT_ID,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [{**public, "kid": "client-1", "alg": "ES256", "use": "sig"}]},
+            }
+        )
         config = {
             "port": self.port,
             "issuer": self.issuer,

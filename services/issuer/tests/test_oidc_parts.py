@@ -8,11 +8,17 @@ import base64
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
 
 from authgate_issuer.login.oidc.authorization import authorization_start, code_from_response
+from authgate_issuer.login.oidc.client_auth import (
+    ASSERTION_TYPE,
+    authenticate,
+    basic_credentials,
+)
 from authgate_issuer.login.oidc.discovery import discovery_url, parse_metadata
 from authgate_issuer.login.oidc.errors import (
     OidcDenied,
@@ -21,7 +27,6 @@ from authgate_issuer.login.oidc.errors import (
     OidcUnavailable,
     OidcUnusableAccount,
 )
-from authgate_issuer.login.oidc.exchange import basic_credentials
 from authgate_issuer.login.oidc.id_token import Expected, check_claims
 from authgate_issuer.login.oidc.identity import identity_from_claims
 from authgate_issuer.login.oidc.jwks import signing_keys
@@ -29,6 +34,7 @@ from authgate_issuer.login.oidc.settings import OidcSettings, oidc_settings_from
 from authgate_issuer.login.oidc.userinfo import merge_userinfo
 from authgate_issuer.oauth.pkce import s256
 from authgate_shared.config import EnvReader
+from testsupport.pem import private_pem
 
 ISSUER = "https://idp.example.com/realms/acme"
 SETTINGS = OidcSettings(issuer=ISSUER, client_id="authgate", client_secret="s3cret")
@@ -310,3 +316,76 @@ def test_identity_from_provider_shapes() -> None:
 def test_unusable_accounts(bad: dict[str, Any]) -> None:
     with pytest.raises(OidcUnusableAccount):
         identity_from_claims(bad, SETTINGS)
+
+
+def test_settings_with_a_client_key_instead_of_a_secret() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    base = {"OIDC_ISSUER": ISSUER, "OIDC_CLIENT_ID": "a"}
+    pem = private_pem(key).replace("\n", "\\n")  # as written in an env file
+    settings, problems = read({**base, "OIDC_CLIENT_PRIVATE_KEY": pem, "OIDC_CLIENT_KEY_ID": "k1"})
+    assert problems == []
+    assert settings.client_key_algorithm == "ES256" and settings.client_key_id == "k1"
+    assert settings.client_secret == "" and "PRIVATE" not in repr(settings)
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    settings, _ = read({**base, "OIDC_CLIENT_PRIVATE_KEY": private_pem(rsa_key)})
+    assert settings.client_key_algorithm == "RS256"
+    _, problems = read({**base, "OIDC_CLIENT_PRIVATE_KEY": pem, "OIDC_CLIENT_SECRET": "s"})
+    assert problems == ["OIDC_CLIENT_SECRET and OIDC_CLIENT_PRIVATE_KEY: set only one"]
+    _, problems = read({**base, "OIDC_CLIENT_PRIVATE_KEY": "not a key"})
+    assert len(problems) == 1 and "must be a PEM private key" in problems[0]
+
+
+KEY_SETTINGS = OidcSettings(
+    ISSUER, "authgate", "", client_key=ec.generate_private_key(ec.SECP256R1()), client_key_id="k1"
+)
+
+
+def test_private_key_jwt_needs_the_method_and_our_algorithm() -> None:
+    methods = ["client_secret_basic", "private_key_jwt"]
+    metadata = parse_metadata(document(token_endpoint_auth_methods_supported=methods), KEY_SETTINGS)
+    assert metadata.token_auth_method == "private_key_jwt"
+    with pytest.raises(OidcError, match="accepts none of private_key_jwt"):
+        parse_metadata(document(), KEY_SETTINGS)
+    with pytest.raises(OidcError, match="does not accept ES256"):
+        parse_metadata(
+            document(
+                token_endpoint_auth_methods_supported=methods,
+                token_endpoint_auth_signing_alg_values_supported=["RS256"],
+            ),
+            KEY_SETTINGS,
+        )
+
+
+def test_client_assertion_of_private_key_jwt() -> None:
+    methods = ["private_key_jwt"]
+    metadata = parse_metadata(document(token_endpoint_auth_methods_supported=methods), KEY_SETTINGS)
+    form: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    authenticate(form, headers, metadata, KEY_SETTINGS, now=NOW, random=lambda n: b"j" * n)
+    assert headers == {} and form["client_id"] == "authgate"
+    assert form["client_assertion_type"] == ASSERTION_TYPE
+    assertion = form["client_assertion"]
+    assert jwt.get_unverified_header(assertion) == {"alg": "ES256", "kid": "k1", "typ": "JWT"}
+    assert KEY_SETTINGS.client_key is not None
+    claims = jwt.decode(
+        assertion,
+        KEY_SETTINGS.client_key.public_key(),
+        algorithms=["ES256"],
+        audience=f"{ISSUER}/token",
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert claims["iss"] == claims["sub"] == "authgate"
+    assert (claims["iat"], claims["exp"]) == (NOW, NOW + 60) and claims["jti"]
+
+
+def test_client_secret_methods() -> None:
+    form: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    basic = parse_metadata(document(), SETTINGS)
+    authenticate(form, headers, basic, SETTINGS, now=NOW, random=lambda n: b"j" * n)
+    assert form == {} and headers == {"Authorization": basic_credentials("authgate", "s3cret")}
+    post = parse_metadata(
+        document(token_endpoint_auth_methods_supported=["client_secret_post"]), SETTINGS
+    )
+    authenticate(form, headers := {}, post, SETTINGS, now=NOW, random=lambda n: b"j" * n)
+    assert form == {"client_id": "authgate", "client_secret": "s3cret"} and headers == {}

@@ -6,7 +6,7 @@ completion into an identity.
     # keep start.state, start.nonce, start.code_verifier with the pending sign-in; redirect to
     # start.url; then, at the callback:
     identity = await login.complete(http, params, state=..., nonce=..., code_verifier=...,
-                                    redirect_uri=..., now=ctx.now())
+                                    redirect_uri=..., now=ctx.now(), random=ctx.random)
 
 The discovery document is read on first use and again after ``metadata_seconds`` (or after a
 failure), so an issuer that starts before its provider still comes up; a provider that is down
@@ -76,6 +76,7 @@ class OidcLogin:
         code_verifier: str,
         redirect_uri: str,
         now: float,
+        random: RandomBytes,
     ) -> OidcIdentity:
         """The identity of the provider's answer ``params`` (the callback's query) to the
         sign-in that kept ``state``, ``nonce`` and ``code_verifier``."""
@@ -88,6 +89,8 @@ class OidcLogin:
             code=code,
             code_verifier=code_verifier,
             redirect_uri=redirect_uri,
+            now=now,
+            random=random,
         )
         claims = await verify_id_token(
             tokens.id_token,

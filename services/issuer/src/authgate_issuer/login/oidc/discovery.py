@@ -24,8 +24,9 @@ SAFE_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 )  # fmt: skip
 """Asymmetric JWS algorithms accepted for ID tokens (OpenID Connect Core §3.1.3.7 items 6-8)."""
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
-"""Our preference; Discovery §3: a provider that lists none supports client_secret_basic."""
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+"""Our preference with a client secret; Discovery §3: a provider that lists no methods supports
+client_secret_basic. With a client key, only private_key_jwt."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,16 @@ def parse_metadata(document: Mapping[str, Any], settings: OidcSettings) -> Provi
     if "S256" not in pkce:
         raise OidcError("the provider does not support PKCE with S256 (RFC 7636 §4.2)")
     methods = _strings(document, "token_endpoint_auth_methods_supported", ("client_secret_basic",))
-    usable = [method for method in AUTH_METHODS if method in methods]
+    ours = ("private_key_jwt",) if settings.client_key is not None else SECRET_METHODS
+    usable = [method for method in ours if method in methods]
     if not usable:
-        raise OidcError(f"the provider's token endpoint accepts none of {', '.join(AUTH_METHODS)}")
+        raise OidcError(f"the provider's token endpoint accepts none of {', '.join(ours)}")
+    signing = _strings(document, "token_endpoint_auth_signing_alg_values_supported", ())
+    if settings.client_key_algorithm not in (None, *signing) and signing:
+        raise OidcError(
+            f"the provider's token endpoint does not accept {settings.client_key_algorithm}"
+            " client assertions"
+        )
     userinfo = (
         _endpoint(document, "userinfo_endpoint", settings)
         if settings.userinfo or document.get("userinfo_endpoint") is not None

@@ -1,19 +1,16 @@
 """The code exchange at the provider's token endpoint (OpenID Connect Core §3.1.3.1-3.1.3.4,
-RFC 6749 §4.1.3) with our PKCE code verifier (RFC 7636 §4.5).
-
-Client authentication is ``client_secret_basic`` (the default every provider supports) or
-``client_secret_post`` when the provider only offers that. RFC 6749 §2.3.1: the id and secret
-are form-urlencoded before they are joined for HTTP Basic.
-"""
+RFC 6749 §4.1.3) with our PKCE code verifier (RFC 7636 §4.5), authenticated as ``client_auth``
+says."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus
 
 import httpx
 
+from authgate_shared.runtime import RandomBytes
+
+from .client_auth import authenticate
 from .discovery import ProviderMetadata
 from .errors import OidcDenied, OidcError, OidcUnavailable
 from .settings import OidcSettings
@@ -26,12 +23,6 @@ class OidcTokens:
     access_token: str = field(repr=False)
 
 
-def basic_credentials(client_id: str, client_secret: str) -> str:
-    """The ``Authorization`` value of RFC 6749 §2.3.1."""
-    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
-    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-
-
 async def exchange_code(
     http: httpx.AsyncClient,
     metadata: ProviderMetadata,
@@ -40,6 +31,8 @@ async def exchange_code(
     code: str,
     code_verifier: str,
     redirect_uri: str,
+    now: float,
+    random: RandomBytes,
 ) -> OidcTokens:
     """The provider's tokens for ``code``; OidcDenied when it refuses the code (expired,
     used), OidcError when it refuses us (our client's configuration)."""
@@ -50,10 +43,7 @@ async def exchange_code(
         "code_verifier": code_verifier,
     }
     headers = {"Accept": "application/json"}
-    if metadata.token_auth_method == "client_secret_post":
-        form.update(client_id=settings.client_id, client_secret=settings.client_secret)
-    else:
-        headers["Authorization"] = basic_credentials(settings.client_id, settings.client_secret)
+    authenticate(form, headers, metadata, settings, now=now, random=random)
     request = http.build_request(
         "POST", metadata.token_endpoint, data=form, headers=headers, timeout=settings.timeout
     )

@@ -12,7 +12,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from authgate_shared.config import EnvReader
+from authgate_shared.keys import PrivateKey, load_private_pem, pem_text
 
 DEFAULT_SCOPES = ("openid", "email", "profile")
 SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
@@ -27,6 +30,11 @@ class OidcSettings:
     it byte for byte with the discovery document's ``issuer`` and every ID token's ``iss``)."""
     client_id: str
     client_secret: str = field(repr=False)
+    """OIDC_CLIENT_SECRET: client_secret_basic (or _post); empty with a client key."""
+    client_key: PrivateKey | None = field(default=None, repr=False)
+    """OIDC_CLIENT_PRIVATE_KEY: private_key_jwt (RFC 7523 §2.2) instead of a secret."""
+    client_key_id: str | None = None
+    """OIDC_CLIENT_KEY_ID: the ``kid`` of that key as registered at the provider."""
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     allow_insecure: bool = False
     """OIDC_ALLOW_INSECURE: plain http towards a provider on a loopback address (tests only)."""
@@ -36,6 +44,13 @@ class OidcSettings:
     """OIDC_USERINFO: also read the userinfo endpoint (claims the ID token lacks)."""
     timeout: float = 10.0
     """OIDC_TIMEOUT_MS, in seconds: the bound on every call to the provider."""
+
+    @property
+    def client_key_algorithm(self) -> str | None:
+        """The assertion's algorithm: ES256 for an EC P-256 key, RS256 for RSA."""
+        if self.client_key is None:
+            return None
+        return "ES256" if isinstance(self.client_key, ec.EllipticCurvePrivateKey) else "RS256"
 
 
 def is_loopback(host: str) -> bool:
@@ -86,6 +101,15 @@ def _claim(value: str) -> str:
     return value
 
 
+def _client_key(value: str) -> PrivateKey:
+    for algorithm in ("RS256", "ES256"):
+        try:
+            return load_private_pem(pem_text(value), algorithm)
+        except ValueError:
+            continue
+    raise ValueError("must be a PEM private key: RSA of at least 2048 bits, or EC P-256")
+
+
 def oidc_settings_from_env(env: EnvReader) -> OidcSettings:
     """The OIDC settings; problems go to ``env.problems``."""
     issuer = env.parsed("OIDC_ISSUER", "", _issuer)
@@ -97,10 +121,23 @@ def oidc_settings_from_env(env: EnvReader) -> OidcSettings:
     allow_insecure = env.flag("OIDC_ALLOW_INSECURE", False)
     if issuer and (problem := url_problem(issuer, allow_insecure=allow_insecure)):
         env.problems.append(f"OIDC_ISSUER: {problem}")
+    client_id = env.required("OIDC_CLIENT_ID", "our client id at the OpenID Provider")
+    client_key = env.parsed("OIDC_CLIENT_PRIVATE_KEY", None, _client_key)
+    if env.raw("OIDC_CLIENT_PRIVATE_KEY") is None:
+        secret = env.required(
+            "OIDC_CLIENT_SECRET",
+            "our client secret at the provider (or OIDC_CLIENT_PRIVATE_KEY for private_key_jwt)",
+        )
+    else:
+        secret = ""
+        if env.raw("OIDC_CLIENT_SECRET") is not None:
+            env.problems.append("OIDC_CLIENT_SECRET and OIDC_CLIENT_PRIVATE_KEY: set only one")
     return OidcSettings(
         issuer=issuer,
-        client_id=env.required("OIDC_CLIENT_ID", "our client id at the OpenID Provider"),
-        client_secret=env.required("OIDC_CLIENT_SECRET", "our client secret at the provider"),
+        client_id=client_id,
+        client_secret=secret,
+        client_key=client_key,
+        client_key_id=env.text("OIDC_CLIENT_KEY_ID"),
         scopes=env.parsed("OIDC_SCOPES", DEFAULT_SCOPES, _scopes),
         allow_insecure=allow_insecure,
         username_claim=env.parsed("OIDC_USERNAME_CLAIM", "preferred_username", _claim),
