@@ -38,7 +38,7 @@ from .urls import canonical_uri
 SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 LOGIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38})$")
 TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,38}/[a-z0-9][a-z0-9_-]{0,99}$")
-METHOD_RE = re.compile(r"^[A-Za-z0-9_./*-]{1,128}$")
+METHOD_RE = re.compile(r"^[A-Za-z0-9_./*-]{1,128}\Z")
 SERVICE_KEYS = {"resource", "name", "allow", "scopes", "forward_token", "scope_descriptions"}
 SERVICE_KEYS |= {"tools", "inject_upstream_token"}
 RULE_KEYS = {"method", "name", "scopes", "groups"}

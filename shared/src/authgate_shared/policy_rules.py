@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 # A name or glob: printable ASCII without space, comma or quote (what a header can carry and a
-# YAML reader would not mistake).
-GLOB_NAME_RE = re.compile(r"^[\x21\x23-\x2b\x2d-\x7e]{1,256}$")
+# YAML reader would not mistake). \Z, not $ (which also matches before a final newline): a rule
+# named "deploy\n" could never match a header, so it would restrict nothing.
+GLOB_NAME_RE = re.compile(r"^[\x21\x23-\x2b\x2d-\x7e]{1,256}\Z")
 TOOLS_CALL = "tools/call"
 
 
