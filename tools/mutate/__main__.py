@@ -37,6 +37,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__)
     parser.add_argument("modules", nargs="*", help=f"of: {', '.join(modules)} (default: all)")
     parser.add_argument("--resume", action="store_true", help="go on with an unfinished session")
+    parser.add_argument(
+        "--keep-killed",
+        action="store_true",
+        help="run only the mutants the last session did not kill (same source text, tests added)",
+    )
     parser.add_argument("--report", action="store_true", help="print the last sessions' results")
     parser.add_argument("--target", type=float, default=90.0, help="minimum score, percent")
     args = parser.parse_args()
@@ -53,7 +58,9 @@ def main() -> int:
             if args.report:
                 t = tally(modules[name], STATE / f"{name}.sqlite")
             else:
-                t = run(modules[name], equivalents, resume=args.resume)
+                t = run(
+                    modules[name], equivalents, resume=args.resume, keep_killed=args.keep_killed
+                )
         except DirtySource as exc:
             print(f"refusing to mutate: {exc}", file=sys.stderr)
             return 2

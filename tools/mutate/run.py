@@ -10,6 +10,7 @@ run, that the file is byte for byte what it was, restoring it if not.
 from __future__ import annotations
 
 import ast
+import hashlib
 import shlex
 import subprocess
 import sys
@@ -155,19 +156,47 @@ def _mark_equivalents(db: WorkDB, module: Module, equivalents: list[Equivalent])
                 break
 
 
-def run(module: Module, equivalents: list[Equivalent], *, resume: bool = False) -> Tally:
+Key = tuple[str, int]
+
+
+def _killed_before(session: Path, digest: Path, source: bytes) -> dict[Key, WorkResult]:
+    """The kills of the last session of this module, when its source is the same text (added
+    tests cannot revive a killed mutant, so only the others need running again)."""
+    if not session.exists() or not digest.exists():
+        return {}
+    if digest.read_text() != hashlib.sha256(source).hexdigest():
+        return {}
+    kept = {}
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, res in db.completed_work_items:
+            m = item.mutations[0]
+            if res.test_outcome in (TestOutcome.KILLED, TestOutcome.INCOMPETENT):
+                kept[(m.operator_name, m.occurrence)] = res
+    return kept
+
+
+def run(
+    module: Module,
+    equivalents: list[Equivalent],
+    *,
+    resume: bool = False,
+    keep_killed: bool = False,
+) -> Tally:
     refuse_dirty(module.path)
     source = ROOT / module.path
     original = source.read_bytes()
     STATE.mkdir(parents=True, exist_ok=True)
     config_file = STATE / f"{module.name}.toml"
     session = STATE / f"{module.name}.sqlite"
+    digest = STATE / f"{module.name}.sha256"
     _config(module, config_file)
     cosmic = str(BIN / "cosmic-ray")
     try:
         if not (resume and session.exists()):
             baseline(module)
+            killed = _killed_before(session, digest, original) if keep_killed else {}
             session.unlink(missing_ok=True)
+            digest.write_text(hashlib.sha256(original).hexdigest())
             subprocess.run([cosmic, "init", str(config_file), str(session)], cwd=ROOT, check=True)
             subprocess.run(
                 [str(BIN / "cr-filter-operators"), str(session), str(config_file)],
@@ -176,6 +205,10 @@ def run(module: Module, equivalents: list[Equivalent], *, resume: bool = False) 
             )
             with use_db(str(session), WorkDB.Mode.open) as db:
                 _mark_equivalents(db, module, equivalents)
+                for item in list(db.pending_work_items):
+                    m = item.mutations[0]
+                    if (m.operator_name, m.occurrence) in killed:
+                        db.set_result(item.job_id, killed[(m.operator_name, m.occurrence)])
         subprocess.run([cosmic, "exec", str(config_file), str(session)], cwd=ROOT, check=True)
     finally:
         if source.read_bytes() != original:
