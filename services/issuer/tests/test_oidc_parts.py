@@ -8,6 +8,7 @@ import base64
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -29,7 +30,7 @@ from authgate_issuer.login.oidc.errors import (
 )
 from authgate_issuer.login.oidc.id_token import Expected, check_claims
 from authgate_issuer.login.oidc.identity import identity_from_claims
-from authgate_issuer.login.oidc.jwks import signing_keys
+from authgate_issuer.login.oidc.jwks import JwksCache, signing_keys
 from authgate_issuer.login.oidc.settings import OidcSettings, oidc_settings_from_env
 from authgate_issuer.login.oidc.userinfo import merge_userinfo
 from authgate_issuer.oauth.pkce import s256
@@ -389,3 +390,43 @@ def test_client_secret_methods() -> None:
     )
     authenticate(form, headers := {}, post, SETTINGS, now=NOW, random=lambda n: b"j" * n)
     assert form == {"client_id": "authgate", "client_secret": "s3cret"} and headers == {}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_jwks_refetch_is_immediate_for_a_rollover_then_rate_limited(
+    anyio_backend: str,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public: dict[str, Any] = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    published = [{**public, "kid": "old"}]
+    served: list[float] = []
+
+    def jwks_uri(request: httpx.Request) -> httpx.Response:
+        served.append(1)
+        return httpx.Response(200, json={"keys": published})
+
+    cache = JwksCache(refetch_seconds=10, max_age_seconds=3600)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(jwks_uri)) as http:
+
+        async def lookup(kid: str, now: float) -> int:
+            keys = await cache.keys_for(
+                http, "https://idp/certs", algorithm="ES256", kid=kid, now=now, seconds=1
+            )
+            return len(keys)
+
+        assert await lookup("old", NOW) == 1 and cache.fetches == 1
+        published.insert(0, {**public, "kid": "new"})  # the provider rolls over
+        assert await lookup("new", NOW + 1) == 1 and cache.fetches == 2
+        for now in (NOW + 2, NOW + 12, NOW + 15):
+            with pytest.raises(OidcRefused, match="no ES256 key with kid 'made-up'"):
+                await lookup("made-up", now)
+        assert cache.fetches == 3  # one refetch per 10 s: at NOW + 12 only
+        with pytest.raises(OidcRefused):
+            await lookup("made-up", NOW + 22)
+        assert cache.fetches == 4
+        published.pop()  # "old" withdrawn: dropped once the cached set is too old
+        assert await lookup("old", NOW + 1000) == 1 and cache.fetches == 4
+        with pytest.raises(OidcRefused):
+            await lookup("old", NOW + 3700)
+        assert cache.fetches == 6 and len(served) == 6

@@ -1,11 +1,12 @@
 """The provider's signing keys (its ``jwks_uri``), cached in the process, with key rollover.
 
 OpenID Connect Core §10.1.1: a provider rotates by publishing a new key, then signing with it;
-an ID token whose ``kid`` the cached set lacks makes the set be fetched once more. That refetch
-is rate-limited (``refetch_seconds`` since the last fetch): ID tokens come from the provider's
-own token endpoint, so only a misbehaving provider sends made-up ``kid``s, and even then we ask
-it at most every few seconds. The whole set is also refetched after ``max_age_seconds``,
-so a key the provider withdrew stops verifying.
+an ID token whose ``kid`` the cached set lacks makes the set be fetched once more, at once, so
+a rollover works whenever it happens. Such refetches are rate-limited (one per
+``refetch_seconds``): ID tokens come from the provider's own token endpoint, so only a
+misbehaving provider sends made-up ``kid``s, and even then we ask it at most every few seconds.
+The whole set is also refetched after ``max_age_seconds``, so a key the provider withdrew
+stops verifying.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class JwksCache:
         self.max_age_seconds = max_age_seconds
         self._jwks: Mapping[str, Any] | None = None
         self._fetched_at = 0.0
+        self._refetched_at = float("-inf")
         self._lock = asyncio.Lock()
         self.fetches = 0
 
@@ -85,7 +87,8 @@ class JwksCache:
                 await self._fetch(http, uri, now=now, seconds=seconds)
             assert self._jwks is not None
             found = signing_keys(self._jwks, algorithm=algorithm, kid=kid)
-            if not found and now - self._fetched_at >= self.refetch_seconds:
+            if not found and now - self._refetched_at >= self.refetch_seconds:
+                self._refetched_at = now
                 await self._fetch(http, uri, now=now, seconds=seconds)
                 found = signing_keys(self._jwks, algorithm=algorithm, kid=kid)
         if not found:
