@@ -21,6 +21,7 @@ from .upstream_demo import (
     EXCHANGE_PATH,
     INJECTED_PATH,
     exchanger,
+    private_file,
     upstream_token_keys,
     write_policy,
 )
@@ -124,12 +125,16 @@ def port_flag(name: str) -> str:
 
 
 def write_cli_env(plan: Plan) -> Path:
-    """The CLI's settings for this stack: its Redis and keys (no secret: both are local)."""
+    """The CLI's settings for this stack: its Redis and keys, and the sealing keys of the users'
+    GitHub tokens (so `authgate grants list` shows their status); owner-only."""
     path = plan.run_dir / CLI_ENV_FILE
     keys = (plan.run_dir / "keys").resolve()
-    path.write_text(
+    sealing = upstream_token_keys(plan.run_dir)
+    private_file(
+        path,
         "# Written by make run: what `authgate` uses from this checkout when nothing is set.\n"
         f"REDIS_URL=redis://127.0.0.1:{plan.ports['redis']}/0\nKEYS_DIR={keys}\n"
+        f"UPSTREAM_TOKEN_KEYS={sealing}\n",
     )
     return path
 

@@ -162,10 +162,11 @@ def gateway_status(run: DevstackRun, path: str, token: str) -> httpx.Response:
 
 
 def admin_cli(run: DevstackRun, *args: str) -> subprocess.CompletedProcess[str]:
-    """``authgate ARGS`` from the checkout of this stack (it reads ``.run/authgate.env``), with
-    the run directory's upstream token key, as getting-started.md shows."""
-    env = {k: v for k, v in run.env.items() if not k.startswith(("REDIS_", "KEYS_DIR"))}
-    env["UPSTREAM_TOKEN_KEYS"] = (run.run_dir / "upstream-token-keys").read_text().strip()
+    """``authgate ARGS`` from the checkout of this stack with nothing exported, as
+    getting-started.md shows: the CLI reads Redis, keys and the upstream token keys from
+    ``.run/authgate.env``."""
+    configured = ("REDIS_", "KEYS_DIR", "UPSTREAM_TOKEN_KEYS")
+    env = {k: v for k, v in run.env.items() if not k.startswith(configured)}
     return subprocess.run(
         [sys.executable, "-m", "authgate_issuer.admin", *args],
         cwd=run.run_dir.parent,

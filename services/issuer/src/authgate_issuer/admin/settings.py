@@ -52,6 +52,8 @@ class AdminSettings:
 LOCAL_STACK_FILE = Path(".run/authgate.env")
 # Any of these set means the operator configured the CLI: the local file is then ignored.
 CONFIGURING = ("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "KEYS_DIR", "GATEWAY_RSA_PRIVATE_KEY")
+# Also read from the local file (owner-only): the stack's sealing keys, for `authgate grants`.
+LOCAL_ONLY = ("UPSTREAM_TOKEN_KEYS",)
 
 
 def local_stack(environ: Mapping[str, str], file: Path = LOCAL_STACK_FILE) -> dict[str, str]:
@@ -63,7 +65,7 @@ def local_stack(environ: Mapping[str, str], file: Path = LOCAL_STACK_FILE) -> di
     values: dict[str, str] = {}
     for line in file.read_text().splitlines():
         name, sep, value = line.partition("=")
-        if sep and not name.startswith("#") and name.strip() in CONFIGURING:
+        if sep and not name.startswith("#") and name.strip() in (*CONFIGURING, *LOCAL_ONLY):
             values[name.strip()] = value.strip()
     return values
 
