@@ -289,10 +289,24 @@ def test_identity_from_provider_shapes() -> None:
     )
     assert entra.sub == "oidc|AAAAbbb-_x" and entra.groups == {"6f1c-guid"}
     keycloak = identity_from_claims(
-        {"sub": "u", "preferred_username": "u", "groups": ["/eng/backend", "/", 7, "ops"]},
+        {
+            "sub": "u",
+            "preferred_username": "u",
+            "groups": [
+                "/eng/backend",
+                "/",
+                7,
+                "ops",
+                "a,b",
+                "x;y",
+                "Platform Team",
+                "é",
+                "g" * 257,
+            ],
+        },
         SETTINGS,
     )
-    assert keycloak.groups == {"eng/backend", "ops"}
+    assert keycloak.groups == {"eng/backend", "ops", "Platform Team"}
     single = identity_from_claims(
         {"sub": "u", "preferred_username": "u", "groups": "admins"}, SETTINGS
     )
@@ -310,6 +324,9 @@ def test_identity_from_provider_shapes() -> None:
         {"sub": "u 1", "preferred_username": "u"},
         {"sub": "u"},
         {"sub": "u", "preferred_username": "a\r\nb"},
+        {"sub": "u", "preferred_username": "a,b"},
+        {"sub": "u", "preferred_username": "jos\u00e9"},
+        {"sub": "u", "preferred_username": "a b"},
         {"sub": "u", "preferred_username": ""},
         {"sub": "u", "preferred_username": ["u"]},
     ],

@@ -5,7 +5,9 @@
 reassigned). The user name forwarded to MCP servers comes from OIDC_USERNAME_CLAIM. Groups come
 from OIDC_GROUPS_CLAIM in the shapes providers send: Entra ID and Okta a list of names or ids,
 Keycloak full paths with a leading ``/`` (``/eng/backend`` becomes ``eng/backend``), some a
-single string. Entra ID's "overage" (more groups than fit: ``_claim_names`` points elsewhere)
+single string. The user name and groups are forwarded to MCP servers in headers, so a user
+name outside printable ASCII (or with "," or ";") is refused, and such a group dropped.
+Entra ID's "overage" (more groups than fit: ``_claim_names`` points elsewhere)
 is reported, so that group rules can fail closed.
 """
 
@@ -22,9 +24,11 @@ from .settings import OidcSettings
 SUB_PREFIX = "oidc|"
 # Printable ASCII without spaces or braces: safe in headers, logs and Redis hash tags.
 SUBJECT = re.compile(r"[\x21-\x7a|~]{1,255}")
-USERNAME = re.compile(r"[^\x00-\x20\x7f{}]{1,256}")
+# What the verifier forwards (X-User-Name, X-User-Groups): printable ASCII without "," and ";"
+# (a proxy joining repeated headers with "," could split one identity into two); no braces.
+USERNAME = re.compile(r"[\x21-\x2b\x2d-\x3a\x3c-\x7a|~]{1,256}")
+GROUP = re.compile(r"[\x20-\x2b\x2d-\x3a\x3c-\x7a|~]{1,256}")
 MAX_GROUPS = 1000
-MAX_GROUP_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,11 @@ def _groups(value: Any) -> frozenset[str]:
         return frozenset()
     groups = set()
     for item in items[:MAX_GROUPS]:
-        if isinstance(item, str) and 0 < len(item) <= MAX_GROUP_CHARS:
+        if isinstance(item, str):
             # Keycloak's full group path: "/eng/backend" is the group "eng/backend".
             groups.add(item[1:] if item.startswith("/") else item)
-    return frozenset(group for group in groups if group)
+    # A group that cannot be forwarded is dropped: fewer groups than the truth, never more.
+    return frozenset(group for group in groups if GROUP.fullmatch(group))
 
 
 def identity_from_claims(claims: Mapping[str, Any], settings: OidcSettings) -> OidcIdentity:
