@@ -1,14 +1,14 @@
 """Who signed in: the provider's claims mapped to an identity.
 
-``sub`` becomes ``oidc|<provider subject>``, beside GitHub's ``github|<id>``: the provider's
+``sub`` becomes ``oidc|<provider subject>``, beside GitHub's ``github|<login>``: the provider's
 ``sub`` is the only stable identifier (Core §5.7: ``email`` and ``preferred_username`` may be
 reassigned). The user name forwarded to MCP servers comes from OIDC_USERNAME_CLAIM. Groups come
 from OIDC_GROUPS_CLAIM in the shapes providers send: Entra ID and Okta a list of names or ids,
 Keycloak full paths with a leading ``/`` (``/eng/backend`` becomes ``eng/backend``), some a
 single string. The user name and groups are forwarded to MCP servers in headers, so a user
-name outside printable ASCII (or with "," or ";") is refused, and such a group dropped.
-Entra ID's "overage" (more groups than fit: ``_claim_names`` points elsewhere)
-is reported, so that group rules can fail closed.
+name outside printable ASCII (or with "," or ";") is refused, and such a group dropped. Entra
+ID's "overage" (more groups than fit: ``_claim_names`` points elsewhere) is reported, so that
+group rules can fail closed.
 """
 
 from __future__ import annotations
