@@ -87,12 +87,15 @@ def running(run_dir: Path, *, proxy: bool = True) -> Iterator[RunningStack]:
         try:
             # devstack's children take their settings from this process' environment.
             os.environ.update(overrides)
-            planned = children(plan, find_redis_server())
-            issuer = next(c for c in planned if c.name == "issuer")
-            env = {**issuer.env, "ACCESS_TOKEN_LIFETIME": SHORT_LIFETIME}
-            planned.append(python_service(plan, "issuer_short", "authgate_issuer", env))
-            for child in planned:
+            # devstack plans each child once the previous ones run (children() is lazy).
+            issuer_env: dict[str, str] | None = None
+            for child in children(plan, find_redis_server()):
                 supervisor.start(child)
+                if child.name == "issuer":
+                    issuer_env = dict(child.env)
+            assert issuer_env is not None, "devstack planned no issuer"
+            env = {**issuer_env, "ACCESS_TOKEN_LIFETIME": SHORT_LIFETIME}
+            supervisor.start(python_service(plan, "issuer_short", "authgate_issuer", env))
             yield RunningStack(plan, log_path)
         finally:
             supervisor.stop()
