@@ -25,12 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from authgate_issuer.login.oidc.authorization import AuthorizationStart
 from authgate_issuer.login.oidc.client import OidcLogin
-from authgate_issuer.login.oidc.errors import (
-    OidcDenied,
-    OidcError,
-    OidcRefused,
-    OidcUnavailable,
-)
+from authgate_issuer.login.oidc.errors import OidcDenied, OidcError, OidcRefused, OidcUnavailable
 from authgate_issuer.login.oidc.exchange import exchange_code
 from authgate_issuer.login.oidc.id_token import Expected, verify_id_token
 from authgate_issuer.login.oidc.jwks import JwksCache
