@@ -4,6 +4,12 @@ Header ``{"alg": ..., "typ": "at+jwt", "kid": <RFC 7638 thumbprint>}``; payload 
 seed's claims (``iss``, ``sub`` = ``github|<login>``, ``aud``, ``exp``, ``iat``, ``jti``, ``scope``,
 ``github_username``, ``github_id``) plus ``client_id`` (RFC 9068 §2.2), and ``groups`` when the
 issuer checks GitHub organisations or teams.
+
+A user signed in with OpenID Connect has ``sub`` = ``oidc|<provider subject>`` (also in
+``github_id``, as the user's stable id) and the OIDC_USERNAME_CLAIM value in
+``github_username``: the claim names are the verifier's contract (X-User-Name), kept so every
+token ever issued stays readable by every verifier; ``groups`` (``oidc:<group>``) is always
+present.
 """
 
 from __future__ import annotations
@@ -62,11 +68,13 @@ def build_claims(
     now: int,
     lifetime: int,
     groups: list[str] | None = None,
+    sub: str | None = None,
 ) -> AccessTokenClaims:
-    """The payload; ``groups`` None leaves the claim out (no organisations or teams checked)."""
+    """The payload; ``groups`` None leaves the claim out (no organisations or teams checked);
+    ``sub`` None is GitHub's ``github|<login>``."""
     claims = AccessTokenClaims(
         iss=issuer,
-        sub=subject(username),
+        sub=sub or subject(username),
         aud=audience or [GATEWAY_AUDIENCE],
         exp=now + lifetime,
         iat=now,

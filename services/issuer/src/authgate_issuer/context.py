@@ -14,6 +14,7 @@ from fastapi import Request
 from authgate_shared.redis.connection import create_redis
 from authgate_shared.runtime import Clock, RandomBytes, system_clock, system_random
 
+from .login.oidc.client import OidcLogin
 from .outbound.fetch import open_document_client
 from .settings import IssuerSettings
 from .store.keystore import KeyRing, load_key_ring
@@ -25,12 +26,15 @@ class IssuerContext:
     redis: aioredis.Redis
     keys: KeyRing
     http: httpx.AsyncClient
-    """Client for GitHub calls, with bounded timeouts."""
+    """Client for GitHub and OpenID Provider calls, with bounded timeouts."""
     documents: httpx.AsyncClient
     """The SSRF-safe client of client metadata documents and jwks_uri (outbound.fetch)."""
     clock: Clock
     random: RandomBytes
     started_at: float
+    oidc: OidcLogin | None = None
+    """The OpenID Connect login (LOGIN_PROVIDERS lists ``oidc``): one per process, so its
+    provider metadata and JWKS caches are shared by every request."""
 
     def now(self) -> int:
         return int(self.clock())
@@ -79,6 +83,7 @@ async def open_context(
                 clock=clock,
                 random=random,
                 started_at=clock(),
+                oidc=OidcLogin(settings.oidc) if settings.oidc is not None else None,
             )
     finally:
         await redis.aclose()

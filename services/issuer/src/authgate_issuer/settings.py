@@ -22,8 +22,12 @@ from authgate_shared.redis.connection import RedisSettings, redis_settings_from_
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
+from .login.oidc.settings import OidcSettings, oidc_settings_from_env
 from .login.service_access import unknown_groups, unsupported_scopes
 from .login.settings import GithubSettings, github_settings_from_env
+
+# LOGIN_PROVIDERS: who signs users in; today's deployments list nothing and get GitHub alone.
+LOGIN_PROVIDER_NAMES = ("github", "oidc")
 
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
 # names; these are the known exceptions). Extend with REDIRECT_URI_APP_SCHEMES.
@@ -64,6 +68,16 @@ class CimdSettings:
     negative_cache_seconds: int
     fetches_per_host_per_minute: int
     ca_file: Path | None = None  # SSL_CERT_FILE: the CA bundle documents are checked against
+
+
+def _login_providers(value: str) -> tuple[str, ...]:
+    providers = tuple(dict.fromkeys(i.strip().lower() for i in value.split(",") if i.strip()))
+    for provider in providers:
+        if provider not in LOGIN_PROVIDER_NAMES:
+            raise ValueError(f"{provider!r} is not one of {', '.join(LOGIN_PROVIDER_NAMES)}")
+    if not providers:
+        raise ValueError("must name at least one of github, oidc")
+    return providers
 
 
 def _scope_descriptions(value: str) -> dict[str, str]:
@@ -119,6 +133,10 @@ class IssuerSettings:
     refresh_reuse_grace_seconds: int
     gateway_name: str
     scope_descriptions: Mapping[str, str]
+    login_providers: tuple[str, ...] = ("github",)
+    """LOGIN_PROVIDERS: the enabled sign-in providers, in the consent page's order."""
+    oidc: OidcSettings | None = None
+    """The OpenID Connect login (OIDC_*), when LOGIN_PROVIDERS lists ``oidc``."""
     policy: Policy | None = None
     """POLICY_FILE: per-service allow lists (refused at the callback and at refresh), display
     names and scope descriptions for the consent page (docs/access-control)."""
@@ -172,7 +190,11 @@ class IssuerSettings:
             warnings.append(
                 "DEV LOGIN MODE: users log in through the local GitHub stand-in; never use this in production"
             )
-        github = github_settings_from_env(env, dev_login=dev_login, warnings=warnings)
+        providers: tuple[str, ...] = env.parsed("LOGIN_PROVIDERS", ("github",), _login_providers)
+        github = github_settings_from_env(
+            env, dev_login=dev_login, warnings=warnings, enabled="github" in providers
+        )
+        oidc = oidc_settings_from_env(env) if "oidc" in providers else None
 
         algorithm = env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS)
         secret_text = env.raw("GATEWAY_JWT_SECRET")
@@ -321,6 +343,8 @@ class IssuerSettings:
             scope_descriptions=env.parsed(
                 "SCOPE_DESCRIPTIONS", dict(DEFAULT_SCOPE_DESCRIPTIONS), _scope_descriptions
             ),
+            login_providers=providers,
+            oidc=oidc,
             policy=policy,
             warnings=tuple(warnings),
         )

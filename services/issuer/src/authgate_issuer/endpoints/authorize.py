@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from ..cimd.resolver import CimdRefused, find_client
 from ..context import IssuerContext, get_context
-from ..login import service_access
+from ..login import providers, service_access
 from ..oauth import consent_cookie
 from ..oauth.authorization_request import (
     PageError,
@@ -22,11 +22,12 @@ from ..oauth.authorization_request import (
     requested_client_id,
     validate,
 )
+from ..oauth.errors import OAuthError
 from ..store import pending as pending_store
 from ..store.pending import Pending
 from ..web import logs, pages
 from ..web.client_identity import identity_html
-from .consent import CONSENT_PATH, github_login_url
+from .consent import CONSENT_PATH, login_url
 
 router = APIRouter()
 
@@ -53,9 +54,19 @@ async def authorize(request: Request, ctx: IssuerContext = Depends(get_context))
     key = consent_cookie.cookie_key(settings, ctx.keys)
     browser = consent_cookie.read_browser(key, request.cookies.get(consent_cookie.BROWSER_COOKIE))
     approvals = request.cookies.get(consent_cookie.APPROVALS_COOKIE)
-    if browser and consent_cookie.is_remembered(key, browser, approvals, auth, ctx.now()):
+    # A remembered approval skips the page only when there is no provider to choose.
+    single = len(settings.login_providers) == 1
+    if (
+        single
+        and browser
+        and consent_cookie.is_remembered(key, browser, approvals, auth, ctx.now())
+    ):
         logs.event("consent_remembered", client_id=auth.client_id, scope=auth.scope)
-        return pages.redirect(await github_login_url(ctx, Pending(auth, browser)))
+        start = await login_url(ctx, Pending(auth, browser), settings.login_providers[0])
+        if isinstance(start, OAuthError):
+            error = error_redirect_url(auth.redirect_uri, auth.state, start, settings.issuer_url)
+            return pages.redirect(error)
+        return pages.redirect(start)
 
     new_cookie = None
     if browser is None:
@@ -77,6 +88,7 @@ async def authorize(request: Request, ctx: IssuerContext = Depends(get_context))
         gateway_name=settings.gateway_name,
         scope_descriptions=descriptions,
         service_names=names,
+        providers=providers.choices(settings),
     )
     response = pages.consent_page(view, f"{settings.issuer_url}{CONSENT_PATH}")
     if new_cookie is not None:

@@ -1,9 +1,10 @@
-"""``GET /callback``: GitHub sends the browser back here.
+"""``GET /callback``: the login provider (GitHub, or the OpenID Provider) sends the browser back
+here; one URL for every provider, dispatched on the provider recorded with the state.
 
 The state is taken atomically (GETDEL): a second use, an unknown state, or a browser other than
 the one that consented gets an HTML page and no redirect, since nothing in the request can be
 trusted then. From there on every outcome is a 302 to the client with ``state`` and ``iss``
-(RFC 9207): GitHub errors and outages become ``access_denied`` / ``temporarily_unavailable`` /
+(RFC 9207): the provider's errors and outages become ``access_denied`` / ``temporarily_unavailable`` /
 ``server_error`` (an account GitHub describes unusably is ``access_denied``: only real outages
 invite a retry), a user outside ``ALLOWED_GITHUB_USERS`` and not an active member of an
 ``ALLOWED_GITHUB_ORGS``/``ALLOWED_GITHUB_TEAMS`` entry gets ``access_denied`` (login.access), and
@@ -19,16 +20,10 @@ from authgate_shared.redis.connection import REDIS_DOWN_ERRORS
 
 from ..account import sign_in
 from ..context import IssuerContext, get_context
-from ..login import access, github, service_access
+from ..login import providers, service_access
 from ..oauth import consent_cookie
 from ..oauth.authorization_request import AuthorizationRequest, error_redirect_url, redirect_url
-from ..oauth.errors import (
-    AccessDenied,
-    InvalidRequest,
-    OAuthError,
-    ServerError,
-    TemporarilyUnavailable,
-)
+from ..oauth.errors import AccessDenied, InvalidRequest, OAuthError, TemporarilyUnavailable
 from ..oauth.params import parse_query
 from ..store import codes
 from ..store import pending as pending_store
@@ -50,28 +45,6 @@ def _error(ctx: IssuerContext, auth: AuthorizationRequest, error: OAuthError) ->
     logs.event("login_failed", client_id=auth.client_id, error=error.code, reason=error.description)
     url = error_redirect_url(auth.redirect_uri, auth.state, error, ctx.settings.issuer_url)
     return pages.redirect(url)
-
-
-async def _login(
-    ctx: IssuerContext, code: str
-) -> tuple[github.GitHubUser, github.GitHubTokens] | OAuthError:
-    try:
-        return await github.sign_in(ctx.http, ctx.settings, code)
-    except github.GitHubUnavailable as exc:
-        return TemporarilyUnavailable(f"GitHub is unavailable ({exc}); retry shortly")
-    except github.GitHubDenied:
-        return AccessDenied("GitHub did not confirm the login")
-    except github.GitHubUnusableAccount as exc:
-        # RFC 6749 §4.1.2.1: access_denied, not temporarily_unavailable; a retry cannot help.
-        logs.LOGGER.warning("GitHub account refused: %s", exc)
-        return AccessDenied(
-            "GitHub did not identify this GitHub account in a form this gateway accepts (no "
-            "valid account id or login); sign in with another GitHub account or ask the "
-            "gateway's administrator"
-        )
-    except github.GitHubError as exc:
-        logs.LOGGER.error("GitHub login failed: %s", exc)
-        return ServerError("the GitHub login could not be completed")
 
 
 @router.get("/callback")
@@ -96,26 +69,17 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
         )
         return _invalid()
     auth = pending.request
-    if params.get("error") is not None:
-        if params.get("error") == "access_denied":
-            return _error(ctx, auth, AccessDenied("the user denied the GitHub login"))
-        return _error(ctx, auth, ServerError("GitHub refused the login request"))
-    github_code = params.get("code")
-    if github_code is None:
-        return _error(ctx, auth, ServerError("GitHub sent no authorization code"))
-    signed_in = await _login(ctx, github_code)
-    if isinstance(signed_in, OAuthError):
-        return _error(ctx, auth, signed_in)
-    user, github_tokens = signed_in
-    admitted = await access.admit(ctx, user, github_tokens, client_id=auth.client_id)
-    if isinstance(admitted, OAuthError):
-        return _error(ctx, auth, admitted)
+    # Dispatch on the provider recorded with the state, never on the query (login.providers).
+    user = await providers.finish(ctx, pending, params)
+    if isinstance(user, OAuthError):
+        return _error(ctx, auth, user)
     # The policy's per-service allow: no code (and so no grant, no token) for a service the
     # user may not use (RFC 6749 §4.1.2.1 access_denied).
-    refused = service_access.refused(ctx.settings, auth.resources, user.login, admitted.groups)
+    refused = service_access.refused(ctx.settings, auth.resources, user.username, user.groups)
     if refused:
-        logs.event("login_denied", client_id=auth.client_id, user=user.login, services=refused)
-        return _error(ctx, auth, AccessDenied("this GitHub account may not use this service"))
+        logs.event("login_denied", client_id=auth.client_id, user=user.username, services=refused)
+        who = "this GitHub account" if user.provider == "github" else "this account"
+        return _error(ctx, auth, AccessDenied(f"{who} may not use this service"))
     record = codes.AuthorizationCode(
         client_id=auth.client_id,
         redirect_uri=auth.redirect_uri,
@@ -123,17 +87,19 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
         code_challenge=auth.code_challenge,
         scope=auth.scope,
         resources=auth.resources,
-        username=user.login,
-        github_id=user.id,
+        username=user.username,
+        github_id=user.subject_id,
         issued_at=ctx.now(),
-        grant_id=admitted.grant_id,
-        groups=admitted.groups,
-        upstream_token=admitted.upstream_token,
+        grant_id=user.grant_id,
+        groups=user.groups,
+        upstream_token=user.upstream_token,
+        provider=user.provider,
+        email=user.email or "",
     )
     try:
         code = await codes.issue(ctx.redis, record, ctx.random, ctx.settings.code_lifetime)
     except REDIS_DOWN_ERRORS:
         return _error(ctx, auth, TemporarilyUnavailable("storage is unavailable, retry shortly"))
-    logs.event("code_issued", client_id=auth.client_id, user=user.login, scope=auth.scope)
+    logs.event("code_issued", client_id=auth.client_id, user=user.username, scope=auth.scope)
     params_out = {"code": code, "state": auth.state, "iss": ctx.settings.issuer_url}
     return pages.redirect(redirect_url(auth.redirect_uri, params_out))

@@ -1,23 +1,22 @@
 """``POST /authorize/consent``: the consent page's Approve / Deny.
 
 CSRF: the form carries HMAC(browser id, request id), checked against the signed ``__Host-``
-browser cookie before anything is read from Redis. Approve creates the GitHub ``state`` only now
-(MCP security best practices: upstream state after consent) and sends the browser to GitHub; Deny
+browser cookie before anything is read from Redis. Approve (``approve``, or ``approve:<provider>``
+when LOGIN_PROVIDERS lists several) creates the provider's ``state`` only now (MCP security best
+practices: upstream state after consent) and sends the browser to the provider; Deny
 returns ``access_denied`` to the client (RFC 6749 §4.1.2.1). Both answer 303 (RFC 9700 §4.12).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ..context import IssuerContext, get_context
-from ..login import github
+from ..login import providers
 from ..oauth import consent_cookie
 from ..oauth.authorization_request import error_redirect_url
-from ..oauth.errors import AccessDenied, InvalidRequest
+from ..oauth.errors import AccessDenied, InvalidRequest, OAuthError
 from ..oauth.params import parse_form
 from ..store import pending as pending_store
 from ..store.pending import Pending
@@ -27,19 +26,9 @@ router = APIRouter()
 CONSENT_PATH = "/authorize/consent"
 
 
-async def github_login_url(ctx: IssuerContext, pending: Pending) -> str:
-    """Store the approved request under a fresh state; the GitHub authorize URL that carries it."""
-    settings = ctx.settings
-    state = await pending_store.save_state(ctx.redis, pending, ctx.random, settings.state_lifetime)
-    query = urlencode(
-        {
-            "client_id": settings.github.client_id,
-            "redirect_uri": settings.callback_url,
-            "state": state,
-            "scope": github.oauth_scope(settings.github),
-        }
-    )
-    return f"{settings.github.base_url}/login/oauth/authorize?{query}"
+async def login_url(ctx: IssuerContext, pending: Pending, provider: str) -> str | OAuthError:
+    """Store the approved request under a fresh state; the chosen provider's sign-in URL."""
+    return await providers.start(ctx, pending, provider)
 
 
 def _refused(reason: str) -> Response:
@@ -73,12 +62,18 @@ async def consent(request: Request, ctx: IssuerContext = Depends(get_context)) -
     if action == "deny":
         logs.event("consent_denied", client_id=auth.client_id)
         denied = AccessDenied("the user denied the request")
-        url = error_redirect_url(auth.redirect_uri, auth.state, denied, ctx.settings.issuer_url)
-        return pages.redirect(url, 303)
-    if action != "approve":
+        back = error_redirect_url(auth.redirect_uri, auth.state, denied, ctx.settings.issuer_url)
+        return pages.redirect(back, 303)
+    provider = providers.chosen(ctx.settings, action)
+    if provider is None:
         return _refused("malformed")
-    logs.event("consent_approved", client_id=auth.client_id, scope=auth.scope)
-    response = pages.redirect(await github_login_url(ctx, pending), 303)
+    logs.event("consent_approved", client_id=auth.client_id, scope=auth.scope, provider=provider)
+    url = await login_url(ctx, pending, provider)
+    if isinstance(url, OAuthError):  # the provider cannot be reached: the client may retry
+        logs.event("login_failed", client_id=auth.client_id, error=url.code, reason=url.description)
+        error = error_redirect_url(auth.redirect_uri, auth.state, url, ctx.settings.issuer_url)
+        return pages.redirect(error, 303)
+    response: Response = pages.redirect(url, 303)
     if form.get("remember") == "yes":
         value = consent_cookie.remember(
             key, browser, request.cookies.get(consent_cookie.APPROVALS_COOKIE), auth, ctx.now()

@@ -91,10 +91,15 @@ def _teams(value: str) -> frozenset[str]:
 
 
 def github_settings_from_env(
-    env: EnvReader, *, dev_login: bool, warnings: list[str]
+    env: EnvReader, *, dev_login: bool, warnings: list[str], enabled: bool = True
 ) -> GithubSettings:
-    """The GitHub settings; problems go to ``env.problems``, warnings to ``warnings``."""
-    if dev_login:
+    """The GitHub settings; problems go to ``env.problems``, warnings to ``warnings``.
+    ``enabled`` False (LOGIN_PROVIDERS without ``github``): nothing GitHub is required, and
+    the allow lists stay empty, so no GitHub user could sign in anyway."""
+    if not enabled:
+        client_id = env.text("GITHUB_CLIENT_ID", "") or ""
+        client_secret = env.text("GITHUB_CLIENT_SECRET", "") or ""
+    elif dev_login:
         client_id = env.text("GITHUB_CLIENT_ID", "authgate-dev") or ""
         client_secret = env.text("GITHUB_CLIENT_SECRET", "authgate-dev") or ""
     else:
@@ -108,7 +113,7 @@ def github_settings_from_env(
     users_raw = env.items("ALLOWED_GITHUB_USERS")
     orgs = env.parsed("ALLOWED_GITHUB_ORGS", frozenset[str](), _orgs)
     teams = env.parsed("ALLOWED_GITHUB_TEAMS", frozenset[str](), _teams)
-    if not users_raw and not orgs and not teams:
+    if enabled and not users_raw and not orgs and not teams:
         warnings.append(
             "ALLOWED_GITHUB_USERS, ALLOWED_GITHUB_ORGS and ALLOWED_GITHUB_TEAMS are empty:"
             " nobody can log in (use ALLOWED_GITHUB_USERS='*' to allow every GitHub user)"

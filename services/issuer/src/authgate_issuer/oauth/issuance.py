@@ -71,6 +71,7 @@ def sign_access_token(
     """Choose jti and exp and sign the JWT; returns (jwt, record to store). No Redis here, so
     the record can be written by the same script as the grant change it belongs to."""
     jti = f"{grant.grant_id}.{new_id(ctx.random)}"
+    oidc = grant.provider == "oidc"  # sub = oidc|<provider subject> (login.oidc.identity)
     claims = jwt_claims.build_claims(
         issuer=ctx.settings.issuer_url,
         username=grant.username,
@@ -82,8 +83,10 @@ def sign_access_token(
         now=now,
         lifetime=ctx.settings.access_token_lifetime,
         # RFC 9068 §2.2.3.1: only when organisations or teams are checked, as of the grant's
-        # last membership check (login, or this refresh's re-check).
-        groups=grant.groups if ctx.settings.github.checks_membership else None,
+        # last membership check (login, or this refresh's re-check); an OpenID Connect grant's
+        # groups are those of its sign-in.
+        groups=grant.groups if oidc or ctx.settings.github.checks_membership else None,
+        sub=grant.github_id if oidc else None,
     )
     # The seed's record fields, plus aud so introspection and admin tools can show it.
     record: dict[str, object] = {
@@ -158,6 +161,8 @@ def new_grant(
     groups: list[str] | None = None,
     membership_checked_at: int = 0,
     upstream_token: str = "",
+    provider: str = "github",
+    email: str = "",
 ) -> NewGrant:
     """A grant (after a redeemed authorization code) and its first token pair, signed.
 
@@ -185,6 +190,8 @@ def new_grant(
         groups=list(groups or []),
         membership_checked_at=membership_checked_at,
         upstream_token=upstream_token,
+        provider=provider,
+        email=email,
     )
     access_token, token = sign_access_token(ctx, grant, scope=scope, resources=resources, now=now)
     return NewGrant(grant, access_token, refresh_token, token)
@@ -202,6 +209,8 @@ class GrantRequest(TypedDict, total=False):
     groups: list[str] | None
     membership_checked_at: int
     upstream_token: str
+    provider: str
+    email: str
 
 
 async def start_grant(ctx: IssuerContext, **request: Unpack[GrantRequest]) -> TokenResponse:

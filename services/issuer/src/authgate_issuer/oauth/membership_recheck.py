@@ -15,6 +15,10 @@ whether a refresh is still warranted), so a leaver loses access at the next refr
   no refresh is served on a membership older than that. A user of ``ALLOWED_GITHUB_USERS``
   needs no membership: past the grace (or with a revoked GitHub token) the refresh succeeds
   without groups (fewer groups than the truth, never more).
+* OpenID Connect grants: no GitHub call; their groups are those of the sign-in (the provider
+  is not asked again before the user signs in again), and the OIDC access rules as they are
+  now are applied to the user name, e-mail and groups stored at sign-in (login.oidc_login), so
+  an operator who removes a user, domain or group cuts the user off at the next refresh.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..context import IssuerContext
-from ..login import github, membership, service_access
+from ..login import github, membership, oidc_login, service_access
 from ..store import grants
 from ..store.grants import Grant
 from ..store.sealing import key_id_of
@@ -47,7 +51,13 @@ async def _refuse(ctx: IssuerContext, grant: Grant, reason: str) -> InvalidGrant
 async def recheck(ctx: IssuerContext, grant: Grant) -> Grant:
     """The grant with its groups as of now; raises (after revoking when the user is out, or
     may no longer use one of the grant's services under the policy's ``allow``)."""
-    checked = await _recheck_membership(ctx, grant)
+    if grant.provider == "oidc":
+        reason = oidc_login.refused_at_refresh(ctx, grant)
+        if reason is not None:
+            raise await _refuse(ctx, grant, reason)
+        checked = grant
+    else:
+        checked = await _recheck_membership(ctx, grant)
     refused = service_access.refused(
         ctx.settings, checked.resources, checked.username, checked.groups
     )

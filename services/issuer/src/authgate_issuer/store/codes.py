@@ -37,7 +37,10 @@ class AuthorizationCode:
     scope: str
     resources: list[str]
     username: str
+    """The user name forwarded to MCP servers: the GitHub login, or OIDC_USERNAME_CLAIM."""
     github_id: str
+    """The user's stable id (name kept for stored codes): GitHub's numeric id, or
+    ``oidc|<provider subject>``, which can never collide with a number."""
     issued_at: int
     grant_id: str = ""
     """The id of the grant the code will create, chosen at the callback so the user's GitHub
@@ -47,6 +50,10 @@ class AuthorizationCode:
     """The configured organisations/teams the user was an active member of at the callback."""
     upstream_token: str = field(default="", repr=False)
     """The user's GitHub token sealed for ``grant_id`` (login.upstream_token); "" when not kept."""
+    provider: str = "github"
+    """The login provider that signed the user in (codes stored before providers: GitHub)."""
+    email: str = ""
+    """OpenID Connect: the user's verified e-mail (refresh re-checks ALLOWED_EMAIL_DOMAINS)."""
 
     def to_json(self) -> bytes:
         return orjson.dumps(dataclasses.asdict(self))

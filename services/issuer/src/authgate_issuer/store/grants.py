@@ -43,7 +43,10 @@ class Grant:
     grant_id: str
     client_id: str
     username: str
+    """The user name forwarded to MCP servers: the GitHub login, or OIDC_USERNAME_CLAIM."""
     github_id: str
+    """The user's stable id (field name kept for stored grants and backups): GitHub's numeric
+    id, or ``oidc|<provider subject>``; it keys ``oauth:user_grants:{id}``."""
     scope: str
     resources: list[str]
     created_at: int
@@ -58,13 +61,20 @@ class Grant:
     upstream_token: str = field(default="", repr=False)
     """The user's GitHub token, sealed with the grant id as associated data (sealing); ""
     when not kept (no organisations or teams configured). Deleted with the grant."""
+    provider: str = "github"
+    """The login provider (grants stored before providers: GitHub). OpenID Connect grants keep
+    the groups of their sign-in (``oidc:<group>``), fixed until the user signs in again."""
+    email: str = ""
+    """OpenID Connect: the verified e-mail of the sign-in, for the refresh's re-check."""
 
     def fields(self) -> dict[str, str]:
         """The hash fields (every field but the id); read one by one, not with
         ``dataclasses.asdict``, whose deep copy cost ~35 µs of every code redemption."""
         values = {f.name: str(getattr(self, f.name)) for f in _GRANT_FIELDS}
         values["resources"] = orjson.dumps(self.resources).decode()
-        if not self.upstream_token:
+        if self.provider == "github":  # GitHub grants' hashes stay what they always were
+            del values["provider"], values["email"]
+        if not self.upstream_token and self.provider == "github":
             # No organisation checks: the grant's hash stays what it always was.
             for name in _MEMBERSHIP_FIELDS:
                 del values[name]
@@ -190,6 +200,8 @@ def parse_grant(grant_id: str, raw: dict[Any, Any]) -> Grant | None:
         groups=list(orjson.loads(data.get("groups", "[]"))),
         membership_checked_at=int(data.get("membership_checked_at", 0)),
         upstream_token=data.get("upstream_token", ""),
+        provider=data.get("provider", "github"),
+        email=data.get("email", ""),
     )
 
 

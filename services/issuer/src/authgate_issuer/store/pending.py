@@ -2,8 +2,11 @@
 
 * ``oauth:consent:{sha256(request_id)}``: a validated request shown on the consent page, waiting
   for Approve or Deny.
-* ``oauth:state:{sha256(state)}``: an approved request waiting for GitHub's callback. The GitHub
-  ``state`` is created only after consent (MCP security best practices, confused deputy).
+* ``oauth:state:{sha256(state)}``: an approved request waiting for the login provider's
+  callback, with the provider chosen (``provider``) and, for OpenID Connect, the sign-in's
+  ``nonce`` and PKCE ``code_verifier`` (Core §15.5.2, RFC 7636 §4.1), which only the provider's
+  answer to this very request can use. The ``state`` is created only after consent (MCP
+  security best practices, confused deputy).
 
 Both carry the browser id that saw the consent page, live ``STATE_LIFETIME`` (5 min) and are
 taken with ``GETDEL``: of two concurrent uses exactly one succeeds. Only hashes are stored, so a
@@ -12,7 +15,7 @@ Redis dump does not reveal a live state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import orjson
 import redis.asyncio as aioredis
@@ -29,17 +32,38 @@ class Pending:
     request: AuthorizationRequest
     browser: str
     """The consenting browser's id (consent_cookie.BROWSER_COOKIE)."""
+    provider: str = "github"
+    """The login provider the user chose (LOGIN_PROVIDERS); /callback dispatches on it."""
+    nonce: str = field(default="", repr=False)
+    """OpenID Connect: the ``nonce`` the ID token must carry."""
+    code_verifier: str = field(default="", repr=False)
+    """OpenID Connect: the PKCE verifier of the request to the provider."""
+
+    def towards(self, provider: str, *, nonce: str = "", code_verifier: str = "") -> Pending:
+        return replace(self, provider=provider, nonce=nonce, code_verifier=code_verifier)
 
 
 def _encode(pending: Pending) -> bytes:
-    return orjson.dumps(
-        {"request": orjson.Fragment(pending.request.to_json()), "browser": pending.browser}
-    )
+    data: dict[str, object] = {
+        "request": orjson.Fragment(pending.request.to_json()),
+        "browser": pending.browser,
+    }
+    if pending.provider != "github":  # GitHub's records stay what they always were
+        data.update(
+            provider=pending.provider, nonce=pending.nonce, code_verifier=pending.code_verifier
+        )
+    return orjson.dumps(data)
 
 
 def _decode(raw: bytes | str) -> Pending:
     data = orjson.loads(raw)
-    return Pending(AuthorizationRequest(**data["request"]), str(data["browser"]))
+    return Pending(
+        AuthorizationRequest(**data["request"]),
+        str(data["browser"]),
+        provider=str(data.get("provider", "github")),
+        nonce=str(data.get("nonce", "")),
+        code_verifier=str(data.get("code_verifier", "")),
+    )
 
 
 async def _save(redis: aioredis.Redis, key: str, pending: Pending, ttl: int) -> None:
@@ -65,10 +89,16 @@ async def take_consent_request(redis: aioredis.Redis, request_id: str) -> Pendin
 
 
 async def save_state(redis: aioredis.Redis, pending: Pending, random: RandomBytes, ttl: int) -> str:
-    """Store the approved request; return the ``state`` sent to GitHub."""
+    """Store the approved request; return the ``state`` sent to the provider (GitHub)."""
     state = new_secret(random)
     await _save(redis, redis_keys.state(hash_secret(state)), pending, ttl)
     return state
+
+
+async def save_given_state(redis: aioredis.Redis, pending: Pending, state: str, ttl: int) -> None:
+    """Store the approved request under a ``state`` made by the provider's client (the OIDC
+    login makes its own, with the nonce and verifier it belongs to)."""
+    await _save(redis, redis_keys.state(hash_secret(state)), pending, ttl)
 
 
 async def take_state(redis: aioredis.Redis, state: str) -> Pending | None:

@@ -94,6 +94,8 @@ class ConsentView:
     plain-language line shown for each scope."""
     service_names: Mapping[str, str] = field(default_factory=dict)
     """The policy file's display name of each requested resource that has one."""
+    providers: tuple[tuple[str, str], ...] = (("github", "GitHub"),)
+    """LOGIN_PROVIDERS as (value, label): with several, one approve button each."""
 
 
 MAX_SHOWN_NAME = 60
@@ -142,16 +144,36 @@ def consent_page(view: ConsentView, action: str) -> HTMLResponse:
         f"({_code(view.redirect_uri)}).</p>{warning_html}"
         f'<p>It will be able to:</p><ul class="scopes">{scopes}</ul>'
         f"<p>On these services:</p><ul>{resources}</ul>"
-        "<p>Next you will sign in with GitHub.</p>"
+        f"{_next_step(view.providers)}"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="request_id" value="{escape(view.request_id)}">'
         f'<input type="hidden" name="csrf_token" value="{escape(view.csrf_token)}">'
         '<p><label><input type="checkbox" name="remember" value="yes"> Do not ask again for '
         "this application in this browser</label></p>"
-        '<button type="submit" name="action" value="approve" class="primary">Approve</button>'
+        f"{_approve_buttons(view.providers)}"
         '<button type="submit" name="action" value="deny" class="secondary">Deny</button></form>'
     )
     return page("Authorize access", body, 200)
+
+
+def _next_step(providers: tuple[tuple[str, str], ...]) -> str:
+    if len(providers) == 1:
+        return f"<p>Next you will sign in with {escape(providers[0][1])}.</p>"
+    return "<p>Approve by choosing how you will sign in next.</p>"
+
+
+def _approve_buttons(providers: tuple[tuple[str, str], ...]) -> str:
+    """One Approve with one provider; with several, one button per provider, each naming it
+    (its accessible name), so the choice needs no script."""
+    if len(providers) == 1:
+        return (
+            '<button type="submit" name="action" value="approve" class="primary">Approve</button>'
+        )
+    return "".join(
+        f'<button type="submit" name="action" value="approve:{escape(value)}" class="primary">'
+        f"Approve and sign in with {escape(label)}</button>"
+        for value, label in providers
+    )
 
 
 def redirect(url: str, status: int = 302) -> Response:

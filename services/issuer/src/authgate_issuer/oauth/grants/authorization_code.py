@@ -105,6 +105,8 @@ async def handle(
         groups=stored_code.groups,
         membership_checked_at=stored_code.issued_at,
         upstream_token=stored_code.upstream_token,
+        provider=stored_code.provider,
+        email=stored_code.email,
     )
     grant = made.grant
     marker = codes.mark_redeemed(
