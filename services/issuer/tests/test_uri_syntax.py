@@ -58,6 +58,7 @@ INVALID = [
     ("https://a\\b.example/cb", "host has the character '\\\\'"),
     ("https://a{b}.example/cb", "host has the character '{'"),
     ("https://a.example:8a/cb", "port is not a number"),
+    ("https://a.example:a8/cb", "port is not a number"),  # the whole port, from its first digit
     ("https://a.example:80:90/cb", "port is not a number"),
     ("https://[::1]x/cb", "port is not a number"),
     ("https://[::1/cb", "IP literal"),
