@@ -23,6 +23,7 @@ from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
 from .login.oidc.settings import OidcSettings, oidc_settings_from_env
+from .login.oidc_access_settings import OidcAccessSettings, oidc_access_settings_from_env
 from .login.service_access import unknown_groups, unsupported_scopes
 from .login.settings import GithubSettings, github_settings_from_env
 
@@ -137,6 +138,8 @@ class IssuerSettings:
     """LOGIN_PROVIDERS: the enabled sign-in providers, in the consent page's order."""
     oidc: OidcSettings | None = None
     """The OpenID Connect login (OIDC_*), when LOGIN_PROVIDERS lists ``oidc``."""
+    oidc_access: OidcAccessSettings | None = None
+    """Who may sign in with it (ALLOWED_OIDC_USERS, ALLOWED_EMAIL_DOMAINS, ALLOWED_OIDC_GROUPS)."""
     policy: Policy | None = None
     """POLICY_FILE: per-service allow lists (refused at the callback and at refresh), display
     names and scope descriptions for the consent page (docs/access-control)."""
@@ -194,7 +197,10 @@ class IssuerSettings:
         github = github_settings_from_env(
             env, dev_login=dev_login, warnings=warnings, enabled="github" in providers
         )
-        oidc = oidc_settings_from_env(env) if "oidc" in providers else None
+        oidc = oidc_access = None
+        if "oidc" in providers:
+            oidc = oidc_settings_from_env(env)
+            oidc_access = oidc_access_settings_from_env(env, warnings=warnings)
 
         algorithm = env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS)
         secret_text = env.raw("GATEWAY_JWT_SECRET")
@@ -345,6 +351,7 @@ class IssuerSettings:
             ),
             login_providers=providers,
             oidc=oidc,
+            oidc_access=oidc_access,
             policy=policy,
             warnings=tuple(warnings),
         )

@@ -101,9 +101,10 @@ async def finish(ctx: IssuerContext, pending: Pending, params: Params) -> Signed
     )
 
 
-def refused_at_refresh(ctx: IssuerContext, grant: Grant) -> str | None:
-    """Why an OpenID Connect grant may no longer be refreshed (None: it may): the access rules
-    as they are now, against the identity stored at sign-in (its groups are fixed then)."""
+def readmit(ctx: IssuerContext, grant: Grant) -> list[str] | str:
+    """At refresh: the groups an OpenID Connect grant's tokens carry from now on, or why it may
+    no longer be refreshed: the access rules as they are now, against the identity stored at
+    sign-in (its groups are those of the sign-in; the provider is not asked again)."""
     if "oidc" not in ctx.settings.login_providers:
         return "OpenID Connect sign-in is no longer enabled"
-    return oidc_admission.refused_at_refresh(ctx.settings, grant)
+    return oidc_admission.readmit(ctx.settings, grant)

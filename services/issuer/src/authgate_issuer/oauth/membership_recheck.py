@@ -52,10 +52,10 @@ async def recheck(ctx: IssuerContext, grant: Grant) -> Grant:
     """The grant with its groups as of now; raises (after revoking when the user is out, or
     may no longer use one of the grant's services under the policy's ``allow``)."""
     if grant.provider == "oidc":
-        reason = oidc_login.refused_at_refresh(ctx, grant)
-        if reason is not None:
-            raise await _refuse(ctx, grant, reason)
-        checked = grant
+        groups = oidc_login.readmit(ctx, grant)
+        if isinstance(groups, str):
+            raise await _refuse(ctx, grant, groups)
+        checked = dataclasses.replace(grant, groups=groups)  # fewer than at sign-in, never more
     else:
         checked = await _recheck_membership(ctx, grant)
     refused = service_access.refused(
