@@ -3,6 +3,8 @@ order, and the names that may become metrics labels."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from authgate_shared.policy import METHOD_RE
@@ -109,3 +111,14 @@ def test_a_rule_method_ends_where_the_text_ends(method: str) -> None:
     # A method with a final newline (a YAML block scalar) could never match a header: refused.
     assert METHOD_RE.match(method) is None
     assert METHOD_RE.match(method.strip() or "tools/call") is not None
+
+
+def test_rules_and_policies_cannot_be_changed() -> None:
+    # Compiled once at start-up and shared by every request (and a rule is a dict key there).
+    echo = rule(name="echo")
+    policy = ToolPolicy(True, False, (echo,))
+    assert {echo: 1}[rule(name="echo")] == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        echo.name = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.default_allow = False  # type: ignore[misc]

@@ -80,3 +80,12 @@ def test_the_forbidden_list_is_complete() -> None:
 def test_a_configured_ordinary_scheme_is_accepted() -> None:
     # The control for the test above: configuration does let a harmless dot-less scheme in.
     assert validate_redirect_uri("myapp://cb/x", ("myapp",)) == "myapp://cb/x"
+
+
+def test_a_refused_uri_is_shown_whole_up_to_100_characters() -> None:
+    # The error names the URI, cut after 100 characters so a 2000-character one is not echoed.
+    short = "myapp://" + "x" * 92
+    assert len(short) == 100
+    assert f"redirect URI {short!r} uses the scheme" in refusal(short)
+    shown = refusal(short + "z")
+    assert f"redirect URI {short + '...'!r} uses the scheme" in shown and "z" not in shown
