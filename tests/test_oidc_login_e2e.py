@@ -340,3 +340,14 @@ def test_the_consent_page_offers_each_provider_and_signs_in_with_the_chosen_one(
     finally:
         context.close()
         app.stop()
+
+
+def test_the_account_page_says_plainly_it_needs_github(world: World) -> None:
+    answer = httpx.get(f"{world.issuer.url}/account", timeout=30, follow_redirects=False)
+    assert answer.status_code == 404
+    assert "Connected apps are not available here" in answer.text
+    assert "location" not in answer.headers
+    # With GitHub among the providers it still signs in with GitHub.
+    github = httpx.get(f"{world.both.url}/account", timeout=30, follow_redirects=False)
+    assert github.status_code == 302
+    assert github.headers["location"].startswith("http://127.0.0.1:9/login/oauth/authorize?")

@@ -3,7 +3,8 @@
 GET without a valid session sends the browser to GitHub's login (a fresh, browser-bound state;
 account.sign_in); GitHub returns it to ``/callback``, which hands account states to
 ``finish_sign_in``. Any GitHub user may sign in: the page only ever shows and revokes grants whose
-``github_id`` is the signed-in user's, so the sign-in allow-lists do not apply.
+``github_id`` is the signed-in user's, so the sign-in allow-lists do not apply. Without
+``github`` in LOGIN_PROVIDERS the page says plainly that it is not available (404).
 
 POST (revoke, revoke_all, forget, forget_all, sign_out) needs the session, its CSRF token, and a
 same-origin request (Origin / Sec-Fetch-Site, when the browser sends them); it answers 303 back
@@ -59,6 +60,15 @@ async def account(request: Request, ctx: IssuerContext = Depends(get_context)) -
     browser = consent_cookie.read_browser(key, request.cookies.get(consent_cookie.BROWSER_COOKIE))
     cookie = request.cookies.get(account_session.SESSION_COOKIE)
     session = account_session.read_session(key, cookie, browser, ctx.now())
+    if session is None and "github" not in ctx.settings.login_providers:
+        # The page signs in with GitHub only; without it there is nobody to sign in as.
+        return pages.error_page(
+            "Connected apps are not available here",
+            "This gateway signs users in with single sign-on, and its connected apps page"
+            " needs a GitHub sign-in. Ask the gateway's administrator to revoke an"
+            " application's access.",
+            404,
+        )
     if session is None:
         new_cookie = None
         if browser is None:
