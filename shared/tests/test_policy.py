@@ -101,7 +101,7 @@ services:
   - resource: https://unknown.example.com
   - resource: https://MCP-A.example.com/
     colour: blue
-    allow: {users: ["bad login!"], teams: [noslash], groups: [x]}
+    allow: {users: ["bad login!"], teams: [noslash], groups: ["oidc:x"], email_domains: [a.b]}
     scopes: ["bad scope"]
     forward_token: "yes"
     scope_descriptions: {mcp:read: 7}
@@ -133,7 +133,8 @@ def test_every_problem_is_named(tmp_path: Path) -> None:
         "services[1].colour: unknown key",
         "services[1].allow.users: invalid entries ['bad login!']",
         "services[1].allow.teams: invalid entries ['noslash']",
-        "services[1].allow.groups: unknown key",
+        "services[1].allow.groups: invalid entries ['oidc:x'] (OIDC groups are written without",
+        "services[1].allow.email_domains: is global only (ALLOWED_EMAIL_DOMAINS)",
         "services[1].scopes: invalid entries ['bad scope']",
         "services[1].forward_token: must be true or false",
         "services[1].scope_descriptions: must map scope tokens",

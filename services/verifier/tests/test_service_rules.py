@@ -32,10 +32,10 @@ NONE: frozenset[str] = frozenset()
 
 
 def token(
-    scope: str = "mcp:*", groups: tuple[str, ...] = (), user: str = "octocat"
+    scope: str = "mcp:*", groups: tuple[str, ...] = (), user: str = "octocat", sub: str = ""
 ) -> VerifiedToken:
     claims: dict[str, Any] = {
-        "sub": f"github|{user}",
+        "sub": sub or f"github|{user}",
         "github_username": user,
         "client_id": "c1",
         "scope": scope,
@@ -216,3 +216,32 @@ def test_the_rule_memo_is_bounded_and_used() -> None:
         r.check_request(token(), request(b"tools/call", b"t%d" % i))
         assert len(r._memo) <= MAX_MEMO
     assert len(r._memo) >= 2
+
+
+def test_oidc_users_and_groups_are_kept_apart_from_githubs() -> None:
+    allow = Allow(
+        users=frozenset({"alice"}),
+        orgs=frozenset({"admins"}),
+        teams=NONE,
+        groups=frozenset({"platform engineers"}),
+        oidc_users=frozenset({"bob"}),
+        subjects=frozenset({"oidc|00u1AbC"}),
+    )
+    r = ServiceRules(ServicePolicy(resource=URI, allow=allow), NONE)
+    assert r.check_token(token(user="alice")) is None
+    assert r.check_token(token(user="alice", sub="oidc|x")) is NOT_ALLOWED
+    assert r.check_token(token(user="Bob", sub="oidc|x")) is None
+    assert r.check_token(token(user="bob")) is NOT_ALLOWED
+    assert r.check_token(token(user="whoever", sub="oidc|00u1AbC")) is None
+    assert r.check_token(token(user="whoever", sub="oidc|00u1abc")) is NOT_ALLOWED
+    oidc_group = ("oidc:Platform Engineers",)
+    assert r.check_token(token(user="x", sub="oidc|x", groups=oidc_group)) is None
+    assert r.check_token(token(user="x", groups=("admins",))) is None
+    assert r.check_token(token(user="x", sub="oidc|x", groups=("oidc:admins",))) is NOT_ALLOWED
+    assert r.check_token(token(user="x", groups=("platform engineers",))) is NOT_ALLOWED
+    ops = ToolRule(TOOLS_CALL, "ops", NONE, frozenset({"oidc:ops"}))
+    r = rules(ops)
+    member = token(sub="oidc|x", groups=("oidc:Ops",))
+    assert r.check_request(member, request(b"tools/call", b"ops"))[0] is None
+    denial, _ = r.check_request(token(groups=("ops",)), request(b"tools/call", b"ops"))
+    assert denial is not None and denial.reason == "group_required"

@@ -8,7 +8,8 @@ mapping (the YAML document) into frozen values and names every problem it finds,
     services:
       - resource: https://mcp-a.example.com     # canonical, one of ALLOWED_RESOURCES
         name: GitHub tools                       # consent page display name
-        allow: {users: [octocat], orgs: [acme], teams: [acme/platform]}
+        allow: {users: [octocat, "oidc:alice"], orgs: [acme], teams: [acme/platform],
+                groups: [Platform Engineers]}       # policy_allow: GitHub and OpenID Connect
         scopes: [mcp:read]                       # default: REQUIRED_SCOPES
         forward_token: false                     # default: FORWARD_AUTH_TOKEN_HEADER
         inject_upstream_token: false             # true: the verifier's 200 carries the user's
@@ -19,9 +20,13 @@ mapping (the YAML document) into frozen values and names every problem it finds,
           unversioned: refuse                    # refuse | service-level
           rules:
             - {method: tools/call, name: "deploy_*", scopes: [mcp:deploy], groups: [acme/ops]}
+            - {method: tools/call, name: "admin_*", groups: ["oidc:Platform Engineers"]}
 
-A service without ``allow`` follows the global ``ALLOWED_GITHUB_*`` lists (checked at login).
-Logins, orgs and teams compare case-insensitively (GitHub's are), so they are lower-cased here.
+A service without ``allow`` follows the global allow lists (``ALLOWED_GITHUB_*``,
+``ALLOWED_OIDC_*``, ``ALLOWED_EMAIL_DOMAINS``; checked at login). Groups compare
+case-insensitively (GitHub's logins and slugs are; the verifier lower-cases the claim), so they
+are lower-cased here; a tool rule names an OpenID Connect group as ``oidc:<group>``, as the
+token carries it.
 """
 
 from __future__ import annotations
@@ -31,28 +36,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .policy_allow import LOGIN_RE as LOGIN_RE
+from .policy_allow import OIDC, parse_allow, tool_rule_groups
+from .policy_allow import TEAM_RE as TEAM_RE
+from .policy_allow import Allow as Allow
 from .policy_rules import GLOB_NAME_RE, ToolPolicy, ToolRule
 from .services import ServiceList
 from .urls import canonical_uri
 
 SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
-LOGIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38})$")
-TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,38}/[a-z0-9][a-z0-9_-]{0,99}$")
 METHOD_RE = re.compile(r"^[A-Za-z0-9_./*-]{1,128}\Z")
 SERVICE_KEYS = {"resource", "name", "allow", "scopes", "forward_token", "scope_descriptions"}
 SERVICE_KEYS |= {"tools", "inject_upstream_token"}
 RULE_KEYS = {"method", "name", "scopes", "groups"}
-
-
-@dataclass(frozen=True, slots=True)
-class Allow:
-    users: frozenset[str]
-    orgs: frozenset[str]
-    teams: frozenset[str]
-
-    def admits(self, login: str, groups: frozenset[str]) -> bool:
-        """``groups``: the token's (lower-case org logins and ``org/team`` slugs)."""
-        return login.lower() in self.users or not groups.isdisjoint(self.orgs | self.teams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,29 +92,6 @@ def _strings(value: Any, where: str, problems: _Problems, pattern: re.Pattern[st
     if bad:
         problems.add(where, f"invalid entries {bad}")
     return [v for v in value if pattern.match(v)]
-
-
-def _lower_strings(
-    value: Any, where: str, problems: _Problems, pattern: re.Pattern[str]
-) -> list[str]:
-    if isinstance(value, list):
-        value = [v.lower() if isinstance(v, str) else v for v in value]
-    return _strings(value, where, problems, pattern)
-
-
-def _allow(value: Any, where: str, problems: _Problems) -> Allow | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        problems.add(where, "must be a mapping with users, orgs and/or teams")
-        return None
-    for key in set(value) - {"users", "orgs", "teams"}:
-        problems.add(f"{where}.{key}", "unknown key (expected users, orgs, teams)")
-    return Allow(
-        users=frozenset(_lower_strings(value.get("users"), f"{where}.users", problems, LOGIN_RE)),
-        orgs=frozenset(_lower_strings(value.get("orgs"), f"{where}.orgs", problems, LOGIN_RE)),
-        teams=frozenset(_lower_strings(value.get("teams"), f"{where}.teams", problems, TEAM_RE)),
-    )
 
 
 def _tools(value: Any, where: str, problems: _Problems) -> ToolPolicy | None:
@@ -170,7 +143,7 @@ def _rule(raw: Any, where: str, problems: _Problems) -> ToolRule | None:
         problems.add(f"{where}.name", f"must be a name or a glob using *, got {name!r}")
         ok = False
     scopes = _strings(raw.get("scopes"), f"{where}.scopes", problems, SCOPE_RE)
-    groups = _lower_strings(raw.get("groups"), f"{where}.groups", problems, _GROUP_RE)
+    groups = tool_rule_groups(raw.get("groups"), f"{where}.groups", problems.add)
     if not scopes and not groups and "scopes" not in raw and "groups" not in raw:
         problems.add(where, "needs scopes and/or groups (a rule requiring nothing decides nothing)")
         ok = False
@@ -178,9 +151,6 @@ def _rule(raw: Any, where: str, problems: _Problems) -> ToolRule | None:
         return None
     assert isinstance(method, str)
     return ToolRule(method, name, frozenset(scopes), frozenset(groups))
-
-
-_GROUP_RE = re.compile(f"{LOGIN_RE.pattern}|{TEAM_RE.pattern}")
 
 
 def parse_policy(
@@ -254,7 +224,7 @@ def _service(
     ):
         problems.add(f"{where}.scope_descriptions", "must map scope tokens to texts (1-200 chars)")
         descriptions = {}
-    allow = _allow(raw.get("allow"), f"{where}.allow", problems)
+    allow = parse_allow(raw.get("allow"), f"{where}.allow", problems.add)
     tools = _tools(raw.get("tools"), f"{where}.tools", problems)
     if resource is None:
         return None
@@ -296,9 +266,12 @@ def refused_resources(
     resources: Iterable[str],
     login: str,
     groups: Iterable[str],
+    *,
+    sub: str,
 ) -> list[str]:
     """The services among ``resources`` whose ``allow`` does not admit the user: the issuer's
-    rule at the callback and at refresh, the same as the verifier's per request."""
+    rule at the callback and at refresh, the same as the verifier's per request. ``sub``: the
+    token's (``github|<login>`` or ``oidc|<subject>``), which says who ``login`` is."""
     if policy is None:
         return []
     held = frozenset(g.lower() for g in groups)
@@ -306,17 +279,29 @@ def refused_resources(
     for resource in resources:
         service = policy.services.get(services.service_for(resource) or resource)
         allow = service.allow if service is not None else None
-        if service is not None and allow is not None and not allow.admits(login, held):
+        if service is not None and allow is not None and not allow.admits(login, held, sub):
             refused.append(service.resource)
     return refused
 
 
 def groups_mentioned(policy: Policy) -> frozenset[str]:
-    """Every organisation and ``org/team`` the policy names (allow lists and tool rules)."""
+    """Every GitHub organisation and ``org/team`` the policy names (allow lists, tool rules)."""
     found: set[str] = set()
     for service in policy.services.values():
         if service.allow is not None:
             found |= service.allow.orgs | service.allow.teams
         for rule in service.tools.rules if service.tools is not None else ():
-            found |= rule.groups
+            found |= {group for group in rule.groups if not group.startswith(OIDC)}
+    return frozenset(found)
+
+
+def policy_groups(policy: Policy | None) -> frozenset[str]:
+    """Every OpenID Connect group the policy names, lower-case, without ``oidc:``: the groups
+    the issuer puts in an OIDC user's token when the user is in them (login.oidc_access)."""
+    found: set[str] = set()
+    for service in policy.services.values() if policy is not None else ():
+        if service.allow is not None:
+            found |= service.allow.groups
+        for rule in service.tools.rules if service.tools is not None else ():
+            found |= {g[len(OIDC) :] for g in rule.groups if g.startswith(OIDC)}
     return frozenset(found)

@@ -117,7 +117,8 @@ class ServiceRules:
 
     def check_token(self, token: VerifiedToken) -> Denial | None:
         """Service level: who may use the service at all (same rule as the issuer's)."""
-        if self.allow is not None and not self.allow.admits(token.username, token.groups):
+        allow = self.allow  # the token's sub says whether its user name is GitHub's or OIDC's
+        if allow is not None and not allow.admits(token.username, token.groups, token.sub):
             return NOT_ALLOWED
         return None
 

@@ -3,9 +3,11 @@ not use (issue #18). Checked at the callback, before any code or grant exists, a
 every refresh with the re-checked groups (oauth.membership_recheck); the verifier applies the
 same rule (``authgate_shared.policy``) per request.
 
-The token's ``groups`` hold only the organisations and teams the login asks GitHub about
-(``ALLOWED_GITHUB_ORGS`` / ``ALLOWED_GITHUB_TEAMS``), so every group the policy names must be
-one of them: otherwise a rule naming it could never match, and start-up says so.
+A GitHub user's token ``groups`` hold only the organisations and teams the login asks GitHub
+about (``ALLOWED_GITHUB_ORGS`` / ``ALLOWED_GITHUB_TEAMS``), so every GitHub group the policy
+names must be one of them: otherwise a rule naming it could never match, and start-up says so.
+An OpenID Connect user's groups come with the login itself: those the policy names
+(``policy_groups``) are carried as ``oidc:<group>`` (login.oidc_access), so they need no list.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from authgate_shared.claims import subject
 from authgate_shared.policy import Policy, groups_mentioned, refused_resources
 
 from .settings import GithubSettings
@@ -57,10 +60,19 @@ def unsupported_scopes(policy: Policy | None, supported: Iterable[str]) -> list[
 
 
 def refused(
-    settings: IssuerSettings, resources: Iterable[str], login: str, groups: Iterable[str]
+    settings: IssuerSettings,
+    resources: Iterable[str],
+    login: str,
+    groups: Iterable[str],
+    *,
+    sub: str | None = None,
 ) -> list[str]:
-    """The requested services the user may not use ([] when all are allowed)."""
-    return refused_resources(settings.policy, settings.services, resources, login, groups)
+    """The requested services the user may not use ([] when all are allowed). ``sub``: the
+    user's token ``sub``, ``oidc|<subject>`` for an OpenID Connect user (whose ``login`` is
+    the user name claim: it must never match a GitHub login in ``allow.users``); None is a
+    GitHub user, ``github|<login>``."""
+    who = subject(login) if sub is None else sub
+    return refused_resources(settings.policy, settings.services, resources, login, groups, sub=who)
 
 
 def consent_texts(
