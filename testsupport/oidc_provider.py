@@ -1,4 +1,4 @@
-"""A real OpenID Provider for tests: panva's ``oidc-provider`` (``testsupport/oidc_op``) on
+"""A real OpenID Provider for tests: panva's ``oidc-provider`` (``devstack/oidc_op``) on
 loopback over plain http, with the users and clients a test gives it.
 
     op = start_oidc_provider(tmp_path, users={"alice": {"email": "alice@example.com",
@@ -34,7 +34,7 @@ from .npm_tools import node_binary, node_env, package_file
 from .service import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = ROOT / "testsupport" / "oidc_op" / "server.mjs"
+SERVER = ROOT / "devstack" / "oidc_op" / "server.mjs"
 CLIENT_ID = "authgate"
 OTHER_CLIENT_ID = "other-app"
 KEY_CLIENT_ID = "authgate-pkjwt"

@@ -1,6 +1,7 @@
-// A real OpenID Provider for the tests: panva's certified `oidc-provider` on loopback, plain
-// http (dev only; never shipped). testsupport/oidc_provider.py writes the configuration file
-// and starts this program with Node 22 from .tools/npm:
+// A real OpenID Provider on loopback: panva's certified `oidc-provider`, plain http (dev only;
+// never shipped). `make run --idp oidc` (devstack/oidc_idp.py) and the tests
+// (testsupport/oidc_provider.py) write the configuration file and start this program with Node
+// 22 from .tools/npm:
 //
 //   node server.mjs CONFIG.json PROVIDER_ENTRY
 //
