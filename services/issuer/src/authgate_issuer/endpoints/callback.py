@@ -75,7 +75,10 @@ async def callback(request: Request, ctx: IssuerContext = Depends(get_context)) 
         return _error(ctx, auth, user)
     # The policy's per-service allow: no code (and so no grant, no token) for a service the
     # user may not use (RFC 6749 §4.1.2.1 access_denied).
-    refused = service_access.refused(ctx.settings, auth.resources, user.username, user.groups)
+    sub = user.subject_id if user.provider == "oidc" else None  # whose user name it is
+    refused = service_access.refused(
+        ctx.settings, auth.resources, user.username, user.groups, sub=sub
+    )
     if refused:
         logs.event("login_denied", client_id=auth.client_id, user=user.username, services=refused)
         who = "this GitHub account" if user.provider == "github" else "this account"

@@ -59,7 +59,11 @@ async def recheck(ctx: IssuerContext, grant: Grant) -> Grant:
     else:
         checked = await _recheck_membership(ctx, grant)
     refused = service_access.refused(
-        ctx.settings, checked.resources, checked.username, checked.groups
+        ctx.settings,
+        checked.resources,
+        checked.username,
+        checked.groups,
+        sub=checked.github_id if checked.provider == "oidc" else None,
     )
     if refused:
         raise await _refuse(ctx, grant, f"no longer allowed to use {', '.join(refused)}")
