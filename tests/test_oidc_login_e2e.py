@@ -32,7 +32,7 @@ from testsupport.flows import RegisteredClient, refresh, register, token_request
 from testsupport.issuer import issuer_env, start_issuer
 from testsupport.oidc_provider import OidcProvider, start_oidc_provider
 from testsupport.ports import free_port
-from testsupport.proxies import MCP_A, MCP_A_HOST, RESOURCES, ProxyProcess, start_proxy
+from testsupport.proxies import GITHUB, MCP_A, MCP_A_HOST, RESOURCES, ProxyProcess, start_proxy
 from testsupport.redis_server import RedisServer
 from testsupport.service import ServiceProcess
 from testsupport.stack import seed_keys, start_verifier, verifier_env
@@ -51,6 +51,16 @@ USERS = {
         "groups": ["sales"],
     },
 }
+
+
+# The policy file names OIDC groups per service: "ops" reaches the token through it alone.
+POLICY = f"""
+services:
+  - resource: {MCP_A}
+    allow: {{groups: [eng/backend, ops]}}
+  - resource: {GITHUB}
+    allow: {{groups: [sales]}}
+"""
 
 
 @dataclass
@@ -93,6 +103,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         store = RedisServer(directory / "redis").start()
         started.append(store)
         keys = seed_keys(directory / "keys")
+        policy = directory / "policy.yaml"
+        policy.write_text(POLICY)
         ports = [free_port(), free_port()]
         op = start_oidc_provider(
             directory / "op",
@@ -100,7 +112,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             redirect_uris=[f"http://127.0.0.1:{port}/callback" for port in ports],
         )
         started.append(op)
-        env = _oidc_env(op, store.url, keys, ports[0], LOGIN_PROVIDERS="oidc")
+        env = _oidc_env(
+            op, store.url, keys, ports[0], LOGIN_PROVIDERS="oidc", POLICY_FILE=str(policy)
+        )
         for name in ("GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "ALLOWED_GITHUB_USERS"):
             del env[name]  # not needed when GitHub is not a provider
         issuer = start_issuer(env, directory / "issuer", port=ports[0])
@@ -110,7 +124,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         started.append(both)
         verifier = start_verifier(
             directory,
-            verifier_env(store.url, issuer.url, ALLOWED_RESOURCES=",".join(RESOURCES)),
+            verifier_env(
+                store.url,
+                issuer.url,
+                ALLOWED_RESOURCES=",".join(RESOURCES),
+                POLICY_FILE=str(policy),
+            ),
         )
         started.append(verifier)
         mcp = EchoUpstream().start()
@@ -129,14 +148,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             service.stop()
 
 
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30) as client:
-        yield client
-
-
 def _approve(
-    issuer_url: str, client: RegisteredClient, pkce_challenge: str, action: str
+    issuer_url: str,
+    client: RegisteredClient,
+    pkce_challenge: str,
+    action: str,
+    resource: str = MCP_A,
 ) -> tuple[Browser, httpx.Response]:
     browser = Browser(issuer_url)
     params = {
@@ -147,12 +164,17 @@ def _approve(
         "code_challenge_method": "S256",
         "state": "client-state",
     }
-    page = browser.get(browser.authorize_url(params, [MCP_A]))
+    page = browser.get(browser.authorize_url(params, [resource]))
     return browser, browser.consent(page, action=action)
 
 
 def sign_in(
-    world: World, user: str, *, issuer_url: str | None = None, action: str = "approve"
+    world: World,
+    user: str,
+    *,
+    issuer_url: str | None = None,
+    action: str = "approve",
+    resource: str = MCP_A,
 ) -> tuple[RegisteredClient, dict[str, str], str]:
     """(client, the query the client's redirect URI gets, PKCE verifier) after consent and the
     provider's login as ``user``."""
@@ -160,7 +182,7 @@ def sign_in(
     with httpx.Client(timeout=30) as http:
         client = register(http, issuer_url)
         pkce = new_pkce()
-        browser, approved = _approve(issuer_url, client, pkce.challenge, action)
+        browser, approved = _approve(issuer_url, client, pkce.challenge, action, resource)
         assert approved.status_code == 303, approved.text
         location = approved.headers["location"]
         assert location.startswith(world.op.issuer + "/"), location
@@ -207,8 +229,14 @@ def test_a_user_of_an_allowed_group_reaches_the_mcp_tool_with_the_configured_use
     seen = world.mcp.last()
     assert seen.header("X-User-Name") == ["alice@example.com"]  # OIDC_USERNAME_CLAIM=email
     assert seen.header("X-User-Id") == ["oidc|alice"]
-    # Only the groups a rule names, prefixed apart from GitHub's organisations and teams.
-    assert seen.header("X-User-Groups") == ["oidc:eng/backend"]
+    # Only the groups a rule names (ALLOWED_OIDC_GROUPS, the policy file), prefixed apart from
+    # GitHub's organisations and teams.
+    assert seen.header("X-User-Groups") == ["oidc:eng/backend,oidc:ops"]
+
+
+def test_the_policy_file_refuses_an_oidc_user_a_service_for_other_groups(world: World) -> None:
+    _, query, _ = sign_in(world, "alice", resource=GITHUB)
+    assert query["error"] == "access_denied" and "code" not in query
 
 
 def test_a_user_outside_the_allowed_groups_gets_access_denied(world: World) -> None:

@@ -5,6 +5,8 @@ Fails closed: with no list configured nobody signed in with OpenID Connect is ad
 
 from __future__ import annotations
 
+from authgate_shared.policy import policy_groups
+
 from ..settings import IssuerSettings
 from ..store.grants import Grant
 from . import oidc_access
@@ -13,7 +15,7 @@ from .oidc.identity import OidcIdentity
 
 def _policy_groups(settings: IssuerSettings) -> frozenset[str]:
     """Every OIDC group the policy file names (they go into the token when the user has them)."""
-    return frozenset()
+    return policy_groups(settings.policy)
 
 
 def admit(settings: IssuerSettings, identity: OidcIdentity) -> list[str] | str:
