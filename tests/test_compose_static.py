@@ -139,6 +139,8 @@ def test_env_example_covers_issuer_and_verifier_settings() -> None:
         "DEMO_MCP_ALLOWED_HOSTS",
         # Refused at start-up unless ISSUER_URL is loopback: a local-development switch.
         "CIMD_ALLOW_PRIVATE_ADDRESSES",
+        # Plain http towards an OpenID Provider on loopback: tests and local development.
+        "OIDC_ALLOW_INSECURE",
     }
     listed = (ROOT / ".env.example").read_text() + (ROOT / "compose.yaml").read_text()
     for name in ("issuer", "verifier"):

@@ -66,6 +66,8 @@ SETTINGS = {
             {**BASE, "ALLOWED_RESOURCES": "https://a.example.com"},
             {**BASE, "AUTHGATE_DEV_LOGIN": "true", "JWT_ALGORITHM": "HS256"},
             {"BASE_DOMAIN": "example.com", "REDIS_HOST": "r"},
+            # The OpenID Connect login's variables are read only when it is enabled.
+            {**BASE, "LOGIN_PROVIDERS": "github,oidc", "OIDC_CLIENT_PRIVATE_KEY": "x"},
         ],
     ),
     "Verifier": (
