@@ -55,8 +55,10 @@ def test_good_policy_parses_into_lookup_by_resource(tmp_path: Path) -> None:
     assert (
         a.allow is not None and a.allow.users == {"octocat"} and a.allow.teams == {"acme/platform"}
     )
-    assert a.allow.admits("OCTOCAT", frozenset()) and a.allow.admits("x", frozenset({"acme"}))
-    assert not a.allow.admits("x", frozenset({"other"}))
+    octocat, x = "github|octocat", "github|x"
+    assert a.allow.admits("OCTOCAT", frozenset(), octocat)
+    assert a.allow.admits("x", frozenset({"acme"}), x)
+    assert not a.allow.admits("x", frozenset({"other"}), x)
     tools = a.tools
     assert tools is not None and not tools.default_allow and tools.refuse_unversioned
     deploy = tools.first_match("tools/call", "deploy_prod")

@@ -64,7 +64,6 @@ def test_oidc_entries_parse_apart_from_githubs() -> None:
 def test_a_github_login_never_admits_an_oidc_user_of_that_name_nor_the_reverse() -> None:
     github = allow_of({"users": ["alice"]})
     assert github.admits("Alice", NONE, GITHUB_ALICE)
-    assert github.admits("alice", NONE)  # a caller that knows no sub: today's meaning
     assert not github.admits("alice", NONE, OIDC_ALICE)
     oidc = allow_of({"users": ["oidc:alice"]})
     assert oidc.admits("ALICE", NONE, OIDC_ALICE)

@@ -58,7 +58,7 @@ class Allow:
         held = self.orgs | self.teams | {OIDC + group for group in self.groups}
         object.__setattr__(self, "_any_group", frozenset(held))
 
-    def admits(self, login: str, groups: frozenset[str], sub: str = "") -> bool:
+    def admits(self, login: str, groups: frozenset[str], sub: str) -> bool:
         """``groups``: the token's, lower-case (orgs, ``org/team``, ``oidc:<group>``);
         ``sub``: the token's, which says whether ``login`` is a GitHub or an OIDC user."""
         if not groups.isdisjoint(self._any_group):
