@@ -203,6 +203,11 @@ def test_es256_jwks_is_served_and_published_to_redis(
     with TestClient(create_app(settings), base_url="https://auth.example.com") as client:
         served = client.get("/jwks").json()
         kid = client.app.state.ctx.keys.current.kid  # type: ignore[attr-defined]
+        # Published by a background task of the app (app._keep_jwks_published): on a loaded
+        # machine it may run after the first request, so wait for it (bounded).
+        deadline = time.monotonic() + 10
+        while redis_client.get("oauth:jwks") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
     on_disk = keystore.read_key_dir(empty_keys_dir, "ES256")
     assert on_disk is not None and on_disk.current.public_jwk == served["keys"][0]
     (jwk,) = served["keys"]
