@@ -305,6 +305,34 @@ def test_a_provider_that_is_down_is_temporarily_unavailable_to_the_client(
     assert query["state"] == "client-state" and query["iss"] == issuer.url
 
 
+def test_a_provider_that_goes_down_before_the_callback_is_temporarily_unavailable(
+    world: World, tmp_path: Path
+) -> None:
+    port = free_port()
+    op = start_oidc_provider(
+        tmp_path / "op", users=USERS, redirect_uris=[f"http://127.0.0.1:{port}/callback"]
+    )
+    issuer = None
+    try:
+        env = _oidc_env(op, world.redis_url, seed_keys(tmp_path / "keys"), port)
+        issuer = start_issuer({**env, "LOGIN_PROVIDERS": "oidc"}, tmp_path, port=port)
+        with httpx.Client(timeout=30) as http:
+            client = register(http, issuer.url)
+            browser, approved = _approve(issuer.url, client, new_pkce().challenge, "approve")
+            callback = op.sign_in(http, approved.headers["location"], "alice")
+        op.stop()  # the code cannot be exchanged any more
+        back = browser.get(callback)
+    finally:
+        op.stop()
+        if issuer is not None:
+            issuer.stop()
+    assert back.status_code == 302, back.text
+    assert back.headers["location"].startswith(client.redirect_uri + "?")
+    query = dict(parse_qsl(urlsplit(back.headers["location"]).query))
+    assert query["error"] == "temporarily_unavailable"
+    assert query["state"] == "client-state" and "code" not in query
+
+
 def test_with_two_providers_each_approve_button_leads_to_its_provider(world: World) -> None:
     _, query, _ = sign_in(world, "alice", issuer_url=world.both.url, action="approve:oidc")
     assert len(query["code"]) >= 22 and query["iss"] == world.both.url
