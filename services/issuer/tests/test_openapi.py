@@ -114,7 +114,12 @@ def test_request_bodies(document: dict[str, Any]) -> None:
         assert "token_type_hint" in form["properties"]
     consent = body_schema(document, "/authorize/consent", "post", FORM)
     assert set(consent["properties"]) == {"request_id", "csrf_token", "action", "remember"}
-    assert consent["properties"]["action"]["enum"] == ["approve", "deny"]
+    assert consent["properties"]["action"]["enum"] == [
+        "approve",
+        "approve:github",
+        "approve:oidc",
+        "deny",
+    ]
 
 
 def test_query_parameters(document: dict[str, Any]) -> None:

@@ -215,7 +215,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "parameters": [BROWSER_COOKIE],
         "requestBody": s.CONSENT_FORM,
         "responses": {
-            "303": _redirect("to GitHub (approve) or access_denied to the client (RFC 9700 §4.12)"),
+            "303": _redirect(
+                "to the login provider (approve), or an error (access_denied on deny,"
+                " temporarily_unavailable when the provider is down) to the client (RFC 9700 §4.12)"
+            ),
             "400": {"description": "expired, used or malformed consent form", "content": HTML},
             "403": {"description": "CSRF check failed", "content": HTML},
             "413": TOO_LARGE,

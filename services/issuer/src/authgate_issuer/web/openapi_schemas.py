@@ -179,7 +179,8 @@ CONSENT_FORM = form(
     {
         "request_id": STRING,
         "csrf_token": STRING,
-        "action": {"type": "string", "enum": ["approve", "deny"]},
+        # approve:<provider> when LOGIN_PROVIDERS lists several (login.providers).
+        "action": {"type": "string", "enum": ["approve", "approve:github", "approve:oidc", "deny"]},
         "remember": {"type": "string", "enum": ["yes"]},
     },
     "request_id",
