@@ -101,10 +101,14 @@ def test_trusted_revisions(version: bytes, trusted: bool) -> None:
         assert service_policy._trusted(version) is trusted
 
 
-def test_the_revision_memo_is_bounded() -> None:
+def test_the_revision_memo_is_bounded_and_remembers() -> None:
     for i in range(200):
         service_policy._trusted(b"2030-01-%02d" % (i % 100))
         assert len(service_policy._VERSIONS) <= 64
+    service_policy._VERSIONS.clear()
+    service_policy._trusted(b"2026-07-28")
+    service_policy._trusted(b"2025-11-25")
+    assert service_policy._VERSIONS == {b"2026-07-28": True, b"2025-11-25": False}
 
 
 def rules(*tool_rules: ToolRule, default_allow: bool = True, refuse: bool = True) -> ServiceRules:
