@@ -407,3 +407,31 @@ def test_the_account_page_says_plainly_it_needs_github(world: World) -> None:
     github = httpx.get(f"{world.both.url}/account", timeout=30, follow_redirects=False)
     assert github.status_code == 302
     assert github.headers["location"].startswith("http://127.0.0.1:9/login/oauth/authorize?")
+
+
+@pytest.mark.parametrize(("which", "skips"), [("issuer", True), ("both", False)])
+def test_a_remembered_approval_skips_the_page_only_with_one_provider(
+    world: World, which: str, skips: bool
+) -> None:
+    issuer = world.issuer if which == "issuer" else world.both
+    action = "approve" if which == "issuer" else "approve:oidc"
+    with httpx.Client(timeout=30) as http:
+        client = register(http, issuer.url)
+    browser = Browser(issuer.url)
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_uri,
+        "code_challenge": new_pkce().challenge,
+        "code_challenge_method": "S256",
+        "state": "client-state",
+    }
+    url = browser.authorize_url(params, [MCP_A])
+    approved = browser.consent(browser.get(url), action=action, remember=True)
+    assert approved.headers["location"].startswith(world.op.issuer + "/")
+    again = browser.get(url)
+    if skips:  # straight to the provider, under a fresh state
+        assert again.status_code == 302
+        assert again.headers["location"].startswith(world.op.issuer + "/")
+    else:  # the user chooses the provider again
+        assert again.status_code == 200 and 'value="approve:oidc"' in again.text
