@@ -22,13 +22,11 @@ from authgate_shared.redis.connection import RedisSettings, redis_settings_from_
 from authgate_shared.server.limits import HttpLimits, http_limits_from_env
 from authgate_shared.services import ServiceList, parse_services
 
-from .login.oidc.settings import OidcSettings, oidc_settings_from_env
-from .login.oidc_access_settings import OidcAccessSettings, oidc_access_settings_from_env
+from .login.oidc.settings import OidcSettings
+from .login.oidc_access_settings import OidcAccessSettings
+from .login.provider_settings import login_settings_from_env
 from .login.service_access import unknown_groups, unsupported_scopes
-from .login.settings import GithubSettings, github_settings_from_env
-
-# LOGIN_PROVIDERS: who signs users in; today's deployments list nothing and get GitHub alone.
-LOGIN_PROVIDER_NAMES = ("github", "oidc")
+from .login.settings import GithubSettings
 
 # App schemes without a dot that real MCP clients register (RFC 8252 §7.1 wants reverse-DNS
 # names; these are the known exceptions). Extend with REDIRECT_URI_APP_SCHEMES.
@@ -69,16 +67,6 @@ class CimdSettings:
     negative_cache_seconds: int
     fetches_per_host_per_minute: int
     ca_file: Path | None = None  # SSL_CERT_FILE: the CA bundle documents are checked against
-
-
-def _login_providers(value: str) -> tuple[str, ...]:
-    providers = tuple(dict.fromkeys(i.strip().lower() for i in value.split(",") if i.strip()))
-    for provider in providers:
-        if provider not in LOGIN_PROVIDER_NAMES:
-            raise ValueError(f"{provider!r} is not one of {', '.join(LOGIN_PROVIDER_NAMES)}")
-    if not providers:
-        raise ValueError("must name at least one of github, oidc")
-    return providers
 
 
 def _scope_descriptions(value: str) -> dict[str, str]:
@@ -193,14 +181,8 @@ class IssuerSettings:
             warnings.append(
                 "DEV LOGIN MODE: users log in through the local GitHub stand-in; never use this in production"
             )
-        providers: tuple[str, ...] = env.parsed("LOGIN_PROVIDERS", ("github",), _login_providers)
-        github = github_settings_from_env(
-            env, dev_login=dev_login, warnings=warnings, enabled="github" in providers
-        )
-        oidc = oidc_access = None
-        if "oidc" in providers:
-            oidc = oidc_settings_from_env(env)
-            oidc_access = oidc_access_settings_from_env(env, warnings=warnings)
+        login = login_settings_from_env(env, dev_login=dev_login, warnings=warnings)
+        github = login.github
 
         algorithm = env.choice("JWT_ALGORITHM", "RS256", ALLOWED_ALGORITHMS)
         secret_text = env.raw("GATEWAY_JWT_SECRET")
@@ -349,9 +331,9 @@ class IssuerSettings:
             scope_descriptions=env.parsed(
                 "SCOPE_DESCRIPTIONS", dict(DEFAULT_SCOPE_DESCRIPTIONS), _scope_descriptions
             ),
-            login_providers=providers,
-            oidc=oidc,
-            oidc_access=oidc_access,
+            login_providers=login.providers,
+            oidc=login.oidc,
+            oidc_access=login.oidc_access,
             policy=policy,
             warnings=tuple(warnings),
         )
