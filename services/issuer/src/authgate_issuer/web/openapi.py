@@ -87,19 +87,6 @@ BROWSER_COOKIE = {
     "schema": s.STRING,
 }
 ACCOUNT_COOKIE = {**BROWSER_COOKIE, "name": "__Host-authgate-account"}
-ACCOUNT_FORM = s.form(
-    {
-        "csrf_token": s.STRING,
-        "action": {
-            "type": "string",
-            "enum": ["revoke", "revoke_all", "forget", "forget_all", "sign_out"],
-        },
-        "grant_id": s.STRING,
-        "approval": s.STRING,
-    },
-    "csrf_token",
-    "action",
-)
 CACHED = {"ETag": s.STRING, "Cache-Control": s.STRING}
 NOT_MODIFIED = {"description": "If-None-Match matched (RFC 9110 §15.4.5)"}
 TOKEN_ERRORS: tuple[ErrorCode, ...] = (
@@ -285,7 +272,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     },
     ("/account", "post"): {
         "parameters": [BROWSER_COOKIE, ACCOUNT_COOKIE],
-        "requestBody": ACCOUNT_FORM,
+        "requestBody": s.ACCOUNT_FORM,
         "responses": {
             "200": {"description": "signed out (the session cookie cleared)", "content": HTML},
             "303": _redirect("done: back to the page with a status message"),

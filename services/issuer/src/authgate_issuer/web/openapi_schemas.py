@@ -302,3 +302,17 @@ def health(status: str, redis: str) -> Schema:
             "uptime": {"type": "integer", "minimum": 0},
         },
     }
+# The account page's POST (endpoints.account): every action needs the CSRF token.
+ACCOUNT_FORM = form(
+    {
+        "csrf_token": STRING,
+        "action": {
+            "type": "string",
+            "enum": ["revoke", "revoke_all", "forget", "forget_all", "sign_out"],
+        },
+        "grant_id": STRING,
+        "approval": STRING,
+    },
+    "csrf_token",
+    "action",
+)
