@@ -302,6 +302,7 @@ def health(status: str, redis: str) -> Schema:
             "uptime": {"type": "integer", "minimum": 0},
         },
     }
+
 # The account page's POST (endpoints.account): every action needs the CSRF token.
 ACCOUNT_FORM = form(
     {
