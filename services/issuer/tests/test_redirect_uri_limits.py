@@ -84,6 +84,7 @@ def test_a_configured_ordinary_scheme_is_accepted() -> None:
 
 def test_a_refused_uri_is_shown_whole_up_to_100_characters() -> None:
     # The error names the URI, cut after 100 characters so a 2000-character one is not echoed.
+    assert "redirect URI 'myapp:/x' uses the scheme" in refusal("myapp:/x")
     short = "myapp://" + "x" * 92
     assert len(short) == 100
     assert f"redirect URI {short!r} uses the scheme" in refusal(short)
