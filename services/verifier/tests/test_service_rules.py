@@ -4,6 +4,7 @@ revisions, repeated headers, tool rules in order with their denials, and the bou
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
@@ -249,3 +250,15 @@ def test_oidc_users_and_groups_are_kept_apart_from_githubs() -> None:
     assert r.check_request(member, request(b"tools/call", b"ops"))[0] is None
     denial, _ = r.check_request(token(groups=("ops",)), request(b"tools/call", b"ops"))
     assert denial is not None and denial.reason == "group_required"
+
+
+def test_memoised_judgements_cannot_be_changed() -> None:
+    # A judgement is memoised and shared by every later request with the same headers.
+    r = rules(DEPLOY)
+    _, outcome = r.check_request(token(), request(b"tools/call", b"deploy_x"))
+    assert outcome is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcome.default_denied = True  # type: ignore[misc]
+    compiled = next(iter(r._prepared.values()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        compiled.denial_scope = None  # type: ignore[misc]
