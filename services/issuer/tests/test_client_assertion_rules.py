@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 from typing import Any
@@ -157,3 +158,22 @@ def test_a_jti_is_used_once_until_it_expires(redis_url: str, redis_client: redis
     assert asyncio.run(go()) == (True, False, True)  # replay refused; another client's jti apart
     ttls = sorted(redis_client.ttl(k) for k in redis_client.keys("*"))
     assert ttls == [60 + LEEWAY, 60 + LEEWAY]
+
+
+def test_a_jti_about_to_expire_is_still_recorded(redis_url: str, redis_client: redis.Redis) -> None:
+    # Half a second of validity left: recorded for the shortest TTL Redis has (1 s), not 0.
+    async def go() -> bool:
+        client = create_redis(RedisSettings(url=redis_url))
+        try:
+            return await use_once(client, Assertion("c1", "j2", exp=NOW), now=NOW + LEEWAY - 0.5)
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(go()) is True
+    assert [redis_client.ttl(k) for k in redis_client.keys("*")] == [1]
+
+
+def test_a_verified_assertion_cannot_be_changed() -> None:
+    assertion = verify(signed())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        assertion.jti = "other"  # type: ignore[misc]
