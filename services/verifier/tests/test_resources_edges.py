@@ -108,3 +108,11 @@ def test_memos_are_bounded_and_remember() -> None:
     assert len(r._hosts) >= 2 and len(r._bound) >= 2 and len(r._resources) >= 2
     first = r.derive(b"https", b"again.example.com", b"/")
     assert r.derive(b"https", b"again.example.com", b"/x") is first
+
+
+def test_a_memoised_shared_host_cannot_be_changed() -> None:
+    r = derived(ServiceList(frozenset()), tools_example_com=("/a",))
+    r.derive(b"https", b"tools.example.com", b"/a/mcp")
+    (host,) = r._hosts.values()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        host.prefixes = ()  # type: ignore[misc]
