@@ -134,7 +134,7 @@ def test_algorithms_and_keys() -> None:
 
 
 def test_aud_iss_sub_and_jti() -> None:
-    assert refused(signed(aud="https://other.example")).startswith("aud must name this server")
+    assert refused(signed(aud="https://other.example")) == f"aud must name this server ({AUD})"
     assert refused(signed(iss="c2")).startswith("is invalid")
     assert refused(signed(sub="c2")) == "must have sub equal to the client id"
     for jti in (None, "", "j" * 257):
@@ -177,3 +177,20 @@ def test_a_verified_assertion_cannot_be_changed() -> None:
     assertion = verify(signed())
     with pytest.raises(dataclasses.FrozenInstanceError):
         assertion.jti = "other"  # type: ignore[misc]
+
+
+def test_the_documented_limits() -> None:
+    # RFC 7523 leaves them to the server: 5 minutes of lifetime, 30 s of clock skew, 8 KiB.
+    assert (MAX_LIFETIME, LEEWAY, MAX_ASSERTION_CHARS) == (300, 30, 8192)
+    with pytest.raises(AssertionRefused, match="not a JWT"):
+        claimed_client("x" * 8192)
+    with pytest.raises(AssertionRefused, match="longer than 8192"):
+        claimed_client("x" * 8193)
+
+
+def test_every_key_with_the_kid_is_tried() -> None:
+    # A rotation may publish two keys under one kid: the one that verifies counts.
+    stale = ClientKey.rsa("k1")
+    jwks = {"keys": [stale.jwk(), KEY.jwk()]}
+    verified = verify_assertion(signed(), client_id="c1", jwks=jwks, audiences=[AUD], now=NOW)
+    assert verified.jti == "j1"
