@@ -159,8 +159,13 @@ def test_a_client_id_document_that_cannot_be_fetched_is_invalid_client(
 ) -> None:
     # A URL client id names a Client ID Metadata Document; a loopback one is never fetched.
     document = "https://127.0.0.1:9/client.json"
+    token_form = {"grant_type": "refresh_token", "refresh_token": "x.y", "client_id": document}
     for fields in ({"client_id": document}, assertion_form(KEY.assertion(document, ISSUER))):
         response = introspect(client, fields)
         assert response.status_code == 401, response.text
         assert response.json()["error"] == "invalid_client"
         assert response.headers["www-authenticate"] == 'Basic realm="authgate"'
+    # At /token the document is fetched (and the request counted) before anything else.
+    response = client.post("/token", data=token_form)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
