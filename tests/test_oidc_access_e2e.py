@@ -19,12 +19,13 @@ from testsupport.browser_flow import Browser, new_pkce
 from testsupport.echo_upstream import EchoUpstream
 from testsupport.flows import register, token_request
 from testsupport.issuer import issuer_env, start_issuer
+from testsupport.oidc_login import start_gateway
 from testsupport.oidc_provider import OidcProvider, start_oidc_provider
 from testsupport.ports import free_port
-from testsupport.proxies import MCP_A, MCP_A_HOST, RESOURCES, ProxyProcess, start_proxy
+from testsupport.proxies import MCP_A, MCP_A_HOST, RESOURCES, ProxyProcess
 from testsupport.redis_server import RedisServer
 from testsupport.service import ServiceProcess
-from testsupport.stack import seed_keys, start_verifier, verifier_env
+from testsupport.stack import seed_keys
 
 ENTRA = "5f3c9a7e-1b2d-4c8e-9f10-2a3b4c5d6e7f"
 
@@ -95,26 +96,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         issuer = start_issuer(env, directory / "issuer", port=port)
         started.append(issuer)
-        verifier = start_verifier(
-            directory,
-            verifier_env(
-                store.url,
-                issuer.url,
-                ALLOWED_RESOURCES=",".join(RESOURCES),
-                POLICY_FILE=str(policy),
-            ),
+        _, proxy, mcp = start_gateway(
+            directory, store_url=store.url, issuer=issuer, policy=policy, started=started
         )
-        started.append(verifier)
-        mcp = EchoUpstream().start()
-        started.append(mcp)
-        proxy = start_proxy(
-            "traefik",
-            directory / "traefik",
-            verifier_ports=[verifier.port],
-            issuer=issuer.url.removeprefix("http://"),
-            upstreams={"mcp_a": mcp.port, "github": mcp.port, "jira": mcp.port},
-        )
-        started.append(proxy)
         yield World(op, issuer, proxy, mcp)
     finally:
         for service in reversed(started):

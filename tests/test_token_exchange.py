@@ -22,8 +22,8 @@ import pytest
 import redis
 
 from authgate_shared import redis_keys
+from testsupport import vault_grants
 from testsupport.admin_cli import admin_env, run_process
-from testsupport.browser_flow import Browser, new_pkce
 from testsupport.flows import RegisteredClient, register, token_request
 from testsupport.github_standin import GitHubStandin, start_standin
 from testsupport.issuer import issuer_env, start_issuer
@@ -49,22 +49,7 @@ def start(standin: GitHubStandin, redis_url: str, keys_dir: Path, log_dir: Path,
 def sign_in_client(
     issuer_url: str, login: str, resource: str = MCP_A
 ) -> tuple[RegisteredClient, dict[str, Any]]:
-    http = httpx.Client(timeout=30)
-    client = register(http, issuer_url)
-    pkce = new_pkce()
-    result = Browser(issuer_url).run(
-        client.client_id, client.redirect_uri, pkce, login=login, resources=[resource]
-    )
-    form = {
-        "grant_type": "authorization_code",
-        "code": result.code,
-        "redirect_uri": client.redirect_uri,
-        "code_verifier": pkce.verifier,
-    }
-    answer = token_request(http, issuer_url, client, form)
-    assert answer.status_code == 200, answer.text
-    tokens: dict[str, Any] = answer.json()
-    return client, tokens
+    return vault_grants.sign_in(issuer_url, login, resource)
 
 
 def sign_in(issuer_url: str, login: str, resource: str = MCP_A) -> dict[str, Any]:

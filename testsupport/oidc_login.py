@@ -88,6 +88,31 @@ def oidc_env(
     return env
 
 
+def start_gateway(
+    directory: Path, *, store_url: str, issuer: ServiceProcess, policy: Path, started: list[Any]
+) -> tuple[ServiceProcess, ProxyProcess, EchoUpstream]:
+    """The verifier (with ``policy``), an MCP server that records what it receives, and Traefik
+    running the shipped config in front of it; each appended to ``started`` once running."""
+    verifier = start_verifier(
+        directory,
+        verifier_env(
+            store_url, issuer.url, ALLOWED_RESOURCES=",".join(RESOURCES), POLICY_FILE=str(policy)
+        ),
+    )
+    started.append(verifier)
+    mcp = EchoUpstream().start()
+    started.append(mcp)
+    proxy = start_proxy(
+        "traefik",
+        directory / "traefik",
+        verifier_ports=[verifier.port],
+        issuer=issuer.url.removeprefix("http://"),
+        upstreams={"mcp_a": mcp.port, "github": mcp.port, "jira": mcp.port},
+    )
+    started.append(proxy)
+    return verifier, proxy, mcp
+
+
 @contextlib.contextmanager
 def running_world(directory: Path) -> Iterator[World]:
     """Everything started (and stopped on exit, or when a start fails)."""
@@ -115,26 +140,9 @@ def running_world(directory: Path) -> Iterator[World]:
         both_env = oidc_env(op, store.url, keys, ports[1], LOGIN_PROVIDERS="github,oidc")
         both = start_issuer(both_env, directory / "both", port=ports[1])
         started.append(both)
-        verifier = start_verifier(
-            directory,
-            verifier_env(
-                store.url,
-                issuer.url,
-                ALLOWED_RESOURCES=",".join(RESOURCES),
-                POLICY_FILE=str(policy),
-            ),
+        verifier, proxy, mcp = start_gateway(
+            directory, store_url=store.url, issuer=issuer, policy=policy, started=started
         )
-        started.append(verifier)
-        mcp = EchoUpstream().start()
-        started.append(mcp)
-        proxy = start_proxy(
-            "traefik",
-            directory / "traefik",
-            verifier_ports=[verifier.port],
-            issuer=issuer.url.removeprefix("http://"),
-            upstreams={"mcp_a": mcp.port, "github": mcp.port, "jira": mcp.port},
-        )
-        started.append(proxy)
         yield World(op, issuer, both, verifier, proxy, mcp, store.url)
     finally:
         for service in reversed(started):

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ from authgate_verifier.upstream import (
 )
 from testsupport.exchange_stub import (
     CLIENT_ID,
-    POLICY,
     SECRET,
     UPSTREAM,
     Exchange,
@@ -52,13 +51,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def exchange() -> Iterator[Exchange]:
-    stub = Exchange().start()
-    yield stub
-    stub.stop()
 
 
 class Clock:
@@ -80,13 +72,6 @@ class Env:
     async def ask(self, token: str | None = None, resource: str = MCP_A) -> Any:
         headers = {**forwarded(resource), **bearer(token or self.good.token)}
         return await call(self.app, headers=headers)
-
-
-@pytest.fixture
-def policy(tmp_path: Path) -> Path:
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY)
-    return path
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ injects, and the client's own token never forwarded beside the upstream token.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,20 +26,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def exchange() -> Iterator[Exchange]:
-    stub = Exchange().start()
-    yield stub
-    stub.stop()
-
-
-@pytest.fixture
-def policy(tmp_path: Path) -> Path:
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY)
-    return path
 
 
 def test_exchange_settings_are_required_only_when_a_service_injects(
