@@ -30,7 +30,8 @@ import redis.asyncio as aioredis
 
 from authgate_shared import redis_keys
 
-from .client_jwks import SIGNING_ALGORITHMS, candidate_keys
+from .client_jwks import SIGNING_ALGORITHMS
+from .signing_keys import signing_keys
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_CHARS = 8192
@@ -102,7 +103,7 @@ def verify_assertion(
     if algorithm not in SIGNING_ALGORITHMS:
         raise AssertionRefused(f"alg must be one of {', '.join(SIGNING_ALGORITHMS)}")
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
-    keys = candidate_keys(jwks, algorithm=str(algorithm), kid=kid)
+    keys = signing_keys(jwks, algorithm=str(algorithm), kid=kid)
     if not keys:
         raise UnknownKey(f"names no key of the client for alg {algorithm} and kid {kid!r}")
     claims: dict[str, Any] | None = None

@@ -63,23 +63,6 @@ def jwks_problem(value: Any) -> str | None:
     return None
 
 
-def candidate_keys(jwks: Mapping[str, Any], *, algorithm: str, kid: str | None) -> list[PyJWK]:
-    """The keys of ``jwks`` that may verify a signature made with ``algorithm`` (and ``kid``).
-
-    A key whose own ``alg`` differs is skipped (RFC 7517 §4.4), as is a key of another type."""
-    found = []
-    for key in jwks.get("keys", []):
-        if kid is not None and key.get("kid") != kid:
-            continue
-        if key.get("alg", algorithm) != algorithm:
-            continue
-        try:
-            found.append(PyJWK(key, algorithm=algorithm))
-        except PyJWKError:
-            continue
-    return found
-
-
 async def _fetched_jwks(ctx: IssuerContext, uri: str, *, refresh: bool) -> dict[str, Any]:
     settings = ctx.settings.cimd
     digest = hashlib.sha256(uri.encode()).hexdigest()

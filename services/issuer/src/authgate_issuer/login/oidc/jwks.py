@@ -17,34 +17,13 @@ from typing import Any
 
 import httpx
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
 
+from ...oauth.signing_keys import signing_keys
 from .errors import OidcRefused, OidcUnavailable
 from .transport import get_json
 
 REFETCH_SECONDS = 10.0
 MAX_AGE_SECONDS = 3600.0
-
-
-def signing_keys(jwks: Mapping[str, Any], *, algorithm: str, kid: str | None) -> list[PyJWK]:
-    """The keys of ``jwks`` that may verify a signature made with ``algorithm`` (and ``kid``):
-    encryption keys (``use`` = ``enc``), keys of another ``alg`` (RFC 7517 §4.4) or type, and
-    private or symmetric material are skipped."""
-    found = []
-    for key in jwks.get("keys", []):
-        if not isinstance(key, dict) or key.get("use", "sig") != "sig":
-            continue
-        if key.get("kty") not in ("RSA", "EC", "OKP") or "d" in key:
-            continue
-        if kid is not None and key.get("kid") != kid:
-            continue
-        if key.get("alg", algorithm) != algorithm:
-            continue
-        try:
-            found.append(PyJWK(key, algorithm=algorithm))
-        except PyJWKError:
-            continue
-    return found
 
 
 class JwksCache:
