@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from authgate_issuer.app import create_app
 from authgate_issuer.settings import IssuerSettings
-from testsupport.admin_cli import admin_env, open_app
+from authgate_shared import redis_keys
+from testsupport.admin_cli import admin_env, drain, open_app
 from testsupport.issuer import issuer_env, start_issuer
 from testsupport.pem import private_pem
 from testsupport.service import ServiceProcess
@@ -65,3 +67,13 @@ def cli_env(redis_url: str, keys_dir: Path) -> dict[str, str]:
 def signing_pem(session_signing_key: rsa.RSAPrivateKey) -> str:
     """The session's signing key as GATEWAY_RSA_PRIVATE_KEY would carry it (PEM)."""
     return private_pem(session_signing_key)
+
+
+@pytest.fixture
+def revocations(redis_client: redis.Redis) -> Iterator[redis.client.PubSub]:
+    """Subscribed to the revocation channel (what verifiers listen to), drained of old news."""
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(redis_keys.REVOCATION_CHANNEL)
+    drain(pubsub, 0.1)
+    yield pubsub
+    pubsub.close()

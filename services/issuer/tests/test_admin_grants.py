@@ -4,7 +4,6 @@ keeping a GitHub token sealed under UPSTREAM_TOKEN_KEYS as the login keeps it.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -15,15 +14,6 @@ from authgate_shared import redis_keys
 from testsupport.admin_cli import drain, jti_of, refresh, register, run
 from testsupport.token_clients import RESOURCE
 from testsupport.vault_grants import HOUR, KEYS_VALUE, OTHER_VALUE, UPSTREAMS, make, no_secret
-
-
-@pytest.fixture
-def revocations(redis_client: redis.Redis) -> Iterator[redis.client.PubSub]:
-    pubsub = redis_client.pubsub()
-    pubsub.subscribe(redis_keys.REVOCATION_CHANNEL)
-    drain(pubsub, 0.1)
-    yield pubsub
-    pubsub.close()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 
@@ -23,15 +21,6 @@ from testsupport.admin_cli import (
     run,
 )
 from testsupport.issuer_ctx import issuer_context
-
-
-@pytest.fixture
-def revocations(redis_client: redis.Redis) -> Iterator[redis.client.PubSub]:
-    pubsub = redis_client.pubsub()
-    pubsub.subscribe(redis_keys.REVOCATION_CHANNEL)
-    drain(pubsub, 0.1)
-    yield pubsub
-    pubsub.close()
 
 
 def _in_the_past(settings: IssuerSettings, client_id: str, age: int) -> None:
